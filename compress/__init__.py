@@ -1,0 +1,1 @@
+"""Compression: data loading, fine-tuning, distillation and quantization (imports as `edgeship.compress`)."""

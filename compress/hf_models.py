@@ -1,0 +1,175 @@
+"""Load Hugging Face sequence- and image-classification models (local directory or hub id)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from edgeship.compress.sources import LoadedModel
+from edgeship.errors import ModelLoadError, ModelNotFoundError, UnsupportedModelError
+from edgeship.manifest import ImagePreprocessing, Task
+
+TASK_SUFFIXES: dict[str, Task] = {
+    "ForSequenceClassification": "text-classification",
+    "ForImageClassification": "image-classification",
+}
+
+
+def load_hf_model(
+    spec: str, *, task: Task | None, labels: list[str] | None, revision: str | None
+) -> LoadedModel:
+    """Load a classifier with `from_pretrained`, eager attention so ORT can fuse it."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    config = _load_config(spec, revision)
+    task = task or _task_from_config(spec, config)
+    if labels:
+        config.num_labels = len(labels)
+        config.id2label = dict(enumerate(labels))
+        config.label2id = {name: i for i, name in enumerate(labels)}
+    auto_class = (
+        transformers.AutoModelForSequenceClassification
+        if task == "text-classification"
+        else transformers.AutoModelForImageClassification
+    )
+    try:
+        model = auto_class.from_pretrained(
+            spec, config=config, revision=revision, attn_implementation="eager"
+        )
+    except ValueError as exc:
+        raise UnsupportedModelError(
+            f"'{spec}' ({config.model_type}) cannot be loaded for {task}: {str(exc).splitlines()[0]}",
+            hint="edgeship exports sequence- and image-classification models",
+        ) from exc
+    except (OSError, RuntimeError, Exception) as exc:  # safetensors/torch raise several types
+        raise ModelLoadError(
+            f"could not read the weights of '{spec}': {str(exc).splitlines()[0][:200]}",
+            hint="the weight file is corrupt or truncated; re-download or re-save the model",
+        ) from exc
+    model.eval()
+    label_names = [str(config.id2label[i]) for i in range(config.num_labels)]
+    if task == "text-classification":
+        tokenizer = _load_tokenizer(spec, revision)
+        input_names = [n for n in tokenizer.model_input_names if n in _forward_arguments(model)]
+        return LoadedModel(
+            model=model,
+            framework="transformers",
+            architecture=type(model).__name__,
+            model_type=config.model_type,
+            task=task,
+            labels=label_names,
+            source=spec,
+            config=config,
+            tokenizer=tokenizer,
+            input_names=input_names,
+            revision=revision,
+        )
+    return LoadedModel(
+        model=model,
+        framework="transformers",
+        architecture=type(model).__name__,
+        model_type=config.model_type,
+        task=task,
+        labels=label_names,
+        source=spec,
+        config=config,
+        image_preprocessing=_image_preprocessing(spec, config, revision),
+        input_names=["pixel_values"],
+        revision=revision,
+    )
+
+
+def _load_config(spec: str, revision: str | None) -> Any:
+    import transformers
+
+    if Path(spec).is_dir() and not (Path(spec) / "config.json").is_file():
+        raise ModelNotFoundError(
+            f"'{spec}' is not a Hugging Face model directory (no config.json)",
+            hint="pass a directory written by save_pretrained, a hub id or timm:NAME",
+        )
+    if Path(spec).is_file():
+        raise ModelNotFoundError(
+            f"'{spec}' is a file, not a model directory",
+            hint="pass the directory that holds config.json, or a timm name with --checkpoint FILE",
+        )
+    try:
+        return transformers.AutoConfig.from_pretrained(spec, revision=revision)
+    except OSError as exc:
+        offline = (
+            os.environ.get("HF_HUB_OFFLINE") == "1"
+            or "offline" in str(exc).lower()
+            or "connect" in str(exc).lower()
+        )
+        if offline:
+            raise ModelNotFoundError(
+                f"cannot download '{spec}' from the Hugging Face Hub: offline or unreachable",
+                hint=f"on a machine with network run `hf download {spec} --local-dir DIR`, then pass DIR",
+            ) from exc
+        raise ModelNotFoundError(
+            f"'{spec}' is neither a local directory nor a model on the Hugging Face Hub",
+            hint="check the path or hub id (and --revision)",
+        ) from exc
+    except ValueError as exc:
+        raise UnsupportedModelError(
+            f"'{spec}': {str(exc).splitlines()[0][:200]}",
+            hint="upgrade transformers or use a supported model",
+        ) from exc
+
+
+def _task_from_config(spec: str, config: Any) -> Task:
+    for architecture in config.architectures or []:
+        for suffix, task in TASK_SUFFIXES.items():
+            if architecture.endswith(suffix):
+                return task
+    found = ", ".join(config.architectures or ["none recorded"])
+    raise UnsupportedModelError(
+        f"'{spec}' is a {found} model; export supports *ForSequenceClassification and *ForImageClassification",
+        hint="pass --task text-classification or image-classification to add a new head (then fine-tune it)",
+    )
+
+
+def _load_tokenizer(spec: str, revision: str | None) -> Any:
+    import transformers
+
+    try:
+        return transformers.AutoTokenizer.from_pretrained(spec, revision=revision)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(
+            f"'{spec}' has no usable tokenizer: {str(exc).splitlines()[0][:200]}",
+            hint="save the tokenizer next to the model (tokenizer.save_pretrained(DIR))",
+        ) from exc
+
+
+def _forward_arguments(model: Any) -> set[str]:
+    import inspect
+
+    return set(inspect.signature(model.forward).parameters)
+
+
+def _image_preprocessing(spec: str, config: Any, revision: str | None) -> ImagePreprocessing:
+    import transformers
+
+    try:
+        processor = transformers.AutoImageProcessor.from_pretrained(spec, revision=revision)
+    except (OSError, ValueError):
+        processor = None
+    size = getattr(config, "image_size", 224)
+    height, width = (size, size) if isinstance(size, int) else tuple(size)
+    mean, std, shorter = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), height
+    if processor is not None:
+        mean = tuple(processor.image_mean)
+        std = tuple(processor.image_std)
+        crop = getattr(processor, "crop_size", None) if getattr(processor, "do_center_crop", False) else None
+        resize = processor.size or {}
+        if crop:
+            height, width = crop["height"], crop["width"]
+            shorter = resize.get("shortest_edge", max(height, width))
+        elif "height" in resize:
+            height, width = resize["height"], resize["width"]
+            shorter = min(height, width)
+    return ImagePreprocessing(
+        size=(height, width), resize_shorter_to=shorter, mean=mean, std=std, interpolation="bilinear"
+    )

@@ -1,0 +1,44 @@
+"""Turn raw texts and images into the numpy inputs an artifact takes, as the manifest describes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeship.errors import DataError
+from edgeship.manifest import ImagePreprocessing
+
+
+def encode_texts(
+    tokenizer: Any, texts: list[str], max_length: int, input_names: list[str]
+) -> dict[str, np.ndarray]:
+    """Tokenize a batch, padded to its longest member and truncated to `max_length`, as int64."""
+    encoded = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="np")
+    return {name: np.asarray(encoded[name], dtype=np.int64) for name in input_names}
+
+
+def load_image(path: Path, spec: ImagePreprocessing) -> np.ndarray:
+    """Resize the shorter side, centre-crop, scale to [0, 1] and normalise: a CHW float32 array."""
+    from PIL import Image, UnidentifiedImageError
+
+    resample = {
+        "bilinear": Image.Resampling.BILINEAR,
+        "bicubic": Image.Resampling.BICUBIC,
+        "nearest": Image.Resampling.NEAREST,
+    }[spec.interpolation]
+    try:
+        image = Image.open(path).convert("RGB")
+    except (OSError, UnidentifiedImageError) as exc:
+        raise DataError(f"cannot read image '{path}'", hint="remove or replace the file") from exc
+    height, width = spec.size
+    scale = spec.resize_shorter_to / min(image.size)
+    resized = image.resize(
+        (max(width, round(image.width * scale)), max(height, round(image.height * scale))), resample
+    )
+    left, top = (resized.width - width) // 2, (resized.height - height) // 2
+    cropped = resized.crop((left, top, left + width, top + height))
+    scaled = np.asarray(cropped, dtype=np.float32) / 255.0
+    normalised = (scaled - np.asarray(spec.mean, dtype=np.float32)) / np.asarray(spec.std, dtype=np.float32)
+    return np.ascontiguousarray(normalised.transpose(2, 0, 1), dtype=np.float32)

@@ -1,0 +1,1 @@
+"""Devices: where artifacts run and are benchmarked (imports as `edgeship.devices`)."""

@@ -1,0 +1,5 @@
+"""`python -m edgeship` runs the CLI."""
+
+from edgeship.cli import main
+
+main()

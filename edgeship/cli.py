@@ -1,0 +1,72 @@
+"""The `edgeship` command line: a typer app whose commands register themselves from edgeship.commands."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+
+from edgeship import __version__
+from edgeship.errors import EdgeshipError
+
+app = typer.Typer(
+    name="edgeship",
+    help="Compress, export, benchmark and ship transformers to edge devices.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+_debug = {"enabled": False}
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"edgeship {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Show the version and exit."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    """edgeship: compress, export, benchmark and ship transformers to edge devices."""
+    _debug["enabled"] = debug
+
+
+def register_commands() -> None:
+    """Import every module in edgeship.commands; each adds its commands to `app`."""
+    import edgeship.commands as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}").register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, printing edgeship errors as one line with a hint."""
+    register_commands()
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        app(args=argv, prog_name="edgeship")
+    except EdgeshipError as exc:
+        if debug:
+            raise
+        typer.echo(exc.one_line(), err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        message = str(exc).splitlines()[0] if str(exc) else ""
+        typer.echo(
+            f"error: internal error {type(exc).__name__}: {message} (hint: re-run with --debug and report it)",
+            err=True,
+        )
+        sys.exit(2)

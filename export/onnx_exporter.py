@@ -1,0 +1,136 @@
+"""ONNX export: TorchScript-based torch.onnx.export, dynamic axes, ORT transformer graph fusions."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgeship.errors import UnsupportedModelError
+from edgeship.export.archs import arch_config
+from edgeship.export.registry import ExportOptions, ExportResult, register_exporter
+from edgeship.export.sample_inputs import sample_batches
+from edgeship.manifest import DType, GraphInfo, TensorSpec
+
+if TYPE_CHECKING:
+    from edgeship.compress.sources import LoadedModel
+
+FUSED_OP_TYPES = (
+    "Attention",
+    "MultiHeadAttention",
+    "SkipLayerNormalization",
+    "EmbedLayerNormalization",
+    "BiasGelu",
+    "FastGelu",
+    "Gelu",
+    "LayerNormalization",
+)
+ONNX_DTYPES: dict[int, DType] = {
+    1: "float32",
+    10: "float16",
+    7: "int64",
+    6: "int32",
+    3: "int8",
+    2: "uint8",
+    9: "bool",
+}
+
+
+@register_exporter("onnx")
+class OnnxExporter:
+    """PyTorch -> ONNX with dynamic batch (and sequence) axes, then ORT's fusions where they apply."""
+
+    format = "onnx"
+    suffix = ".onnx"
+
+    def export(self, loaded: LoadedModel, destination: Path, options: ExportOptions) -> ExportResult:
+        """Export, check and optimize `loaded` into `destination`."""
+        import onnx
+        import onnxruntime
+        import torch
+
+        arch = arch_config(loaded.model_type)
+        opset = options.opset or arch.opset
+        raw_path = destination.with_suffix(".raw.onnx")
+        example = sample_batches(loaded, samples=2, max_length=min(16, options.max_length), batch_size=2)[0]
+        args = tuple(torch.from_numpy(example[name]) for name in loaded.input_names)
+        dynamic_axes = {name: _dynamic_axes(loaded.task, name) for name in loaded.input_names}
+        dynamic_axes["logits"] = {0: "batch"}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                torch.onnx.export(
+                    loaded.logits_module(),
+                    args,
+                    str(raw_path),
+                    input_names=list(loaded.input_names),
+                    output_names=["logits"],
+                    dynamic_axes=dynamic_axes,
+                    opset_version=opset,
+                    do_constant_folding=True,
+                    dynamo=False,
+                )
+            except Exception as exc:  # the exporter raises many types for unsupported operators
+                raise UnsupportedModelError(
+                    f"torch.onnx.export failed for {loaded.architecture}: {str(exc).splitlines()[0][:200]}",
+                    hint=f"try another --opset (used {opset}) or report the architecture to edgeship",
+                ) from exc
+        onnx.checker.check_model(str(raw_path))
+        optimizer = None
+        if options.optimize and arch.ort_optimizer:
+            optimizer = _optimize(raw_path, destination, arch.ort_optimizer, loaded.config)
+        if optimizer is None:
+            raw_path.replace(destination)
+        raw_path.unlink(missing_ok=True)
+        graph = onnx.load(str(destination), load_external_data=False).graph
+        op_counts = {op: sum(1 for node in graph.node if node.op_type == op) for op in FUSED_OP_TYPES}
+        return ExportResult(
+            graph=GraphInfo(
+                opset=opset,
+                nodes=len(graph.node),
+                optimizer=optimizer,
+                fused_ops={op: count for op, count in op_counts.items() if count},
+            ),
+            inputs=[_tensor_spec(value) for value in graph.input],
+            outputs=[_tensor_spec(value) for value in graph.output],
+            options={"opset": opset, "optimize": options.optimize, "dynamic_axes": dynamic_axes},
+            tools={
+                "torch": torch.__version__,
+                "onnx": onnx.__version__,
+                "onnxruntime": onnxruntime.__version__,
+            },
+        )
+
+
+def _dynamic_axes(task: str, input_name: str) -> dict[int, str]:
+    if task == "text-classification":
+        return {0: "batch", 1: "sequence"}
+    return {0: "batch"}
+
+
+def _optimize(source: Path, destination: Path, model_type: str, config: Any) -> str | None:
+    """Apply ORT's offline transformer fusions (portable: no hardware-specific ORT passes)."""
+    import logging
+
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    logging.getLogger("onnxruntime.transformers").setLevel(logging.ERROR)
+    heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_heads", 0)
+    hidden = getattr(config, "hidden_size", None) or getattr(config, "dim", 0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            optimized = optimize_model(
+                str(source), model_type=model_type, num_heads=heads, hidden_size=hidden, opt_level=0
+            )
+    except Exception as exc:  # the optimizer fails on graphs it does not recognise; keep the plain graph
+        logging.getLogger(__name__).warning("onnxruntime optimizer skipped: %s", exc)
+        return None
+    optimized.save_model_to_file(str(destination))
+    return f"onnxruntime.transformers:{model_type}"
+
+
+def _tensor_spec(value: Any) -> TensorSpec:
+    tensor_type = value.type.tensor_type
+    shape: list[int | str] = [dim.dim_param or dim.dim_value for dim in tensor_type.shape.dim]
+    return TensorSpec(name=value.name, dtype=ONNX_DTYPES.get(tensor_type.elem_type, "float32"), shape=shape)

