@@ -1,0 +1,1 @@
+"""Quantization: one spec, applied per artifact format by a registered backend."""

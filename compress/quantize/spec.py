@@ -1,0 +1,25 @@
+"""The quantization spec: what to quantize and how, independent of the backend that applies it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Scheme = Literal["int8-dynamic", "int8-static", "int4-weight", "fp16"]
+SCHEMES: tuple[Scheme, ...] = ("int8-dynamic", "int8-static", "int4-weight", "fp16")
+CalibrationMethod = Literal["minmax", "entropy", "percentile"]
+
+
+class QuantizationSpec(BaseModel):
+    """One quantization recipe; each backend maps it onto its native tool."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scheme: Scheme
+    calibration_samples: int = Field(default=128, gt=0, description="int8-static: real samples to calibrate on.")
+    calibration_method: CalibrationMethod = "minmax"
+    block_size: Literal[32, 64, 128] = Field(default=32, description="int4-weight: weights per scale.")
+    symmetric: bool = Field(default=True, description="int4-weight: symmetric blocks (no zero point).")
+    per_channel: bool = Field(default=True, description="int8: one scale per output channel of each weight.")
+    keep_float: tuple[str, ...] = Field(default=(), description="Layers (backend names) left in float.")
