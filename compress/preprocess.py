@@ -12,10 +12,11 @@ from edgeship.manifest import ImagePreprocessing
 
 
 def encode_texts(
-    tokenizer: Any, texts: list[str], max_length: int, input_names: list[str]
+    tokenizer: Any, texts: list[str], max_length: int, input_names: list[str], pad_to_max_length: bool = False
 ) -> dict[str, np.ndarray]:
-    """Tokenize a batch, padded to its longest member and truncated to `max_length`, as int64."""
-    encoded = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="np")
+    """Tokenize, truncated to `max_length` and padded to the longest text (or to max_length), as int64."""
+    padding = "max_length" if pad_to_max_length else True
+    encoded = tokenizer(texts, padding=padding, truncation=True, max_length=max_length, return_tensors="np")
     return {name: np.asarray(encoded[name], dtype=np.int64) for name in input_names}
 
 

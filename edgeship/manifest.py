@@ -103,6 +103,7 @@ class GraphInfo(_Model):
     nodes: int = Field(ge=0)
     optimizer: str | None = Field(default=None, description="Graph optimizer applied, e.g. onnxruntime-bert.")
     fused_ops: dict[str, int] = Field(default_factory=dict)
+    quantized_ops: dict[str, int] = Field(default_factory=dict)
 
 
 class Variant(_Model):
@@ -115,6 +116,8 @@ class Variant(_Model):
     bytes: int = Field(ge=0)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     produced_by: Producer
+    source_variant: str | None = Field(default=None, description="The variant this one was derived from.")
+    kept_float: list[str] = Field(default_factory=list, description="Layers left in float by quantization.")
     graph: GraphInfo | None = None
     parity: Parity | None = None
     accuracy: float | None = Field(default=None, ge=0, le=1)
@@ -160,6 +163,9 @@ class Manifest(_Model):
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
     preprocessing: Preprocessing
+    parity_reference: str | None = Field(
+        default=None, description="npz of the parity inputs and PyTorch fp32 logits, relative to the root."
+    )
     variants: list[Variant] = Field(default_factory=list)
     benchmarks: list[Benchmark] = Field(default_factory=list)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from edgeship.errors import UnsupportedModelError
 from edgeship.export.archs import arch_config
 from edgeship.export.registry import ExportOptions, ExportResult, register_exporter
-from edgeship.export.sample_inputs import sample_batches
+from edgeship.export.sample_inputs import sample_inputs
 from edgeship.manifest import DType, GraphInfo, TensorSpec
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class OnnxExporter:
         arch = arch_config(loaded.model_type)
         opset = options.opset or arch.opset
         raw_path = destination.with_suffix(".raw.onnx")
-        example = sample_batches(loaded, samples=2, max_length=min(16, options.max_length), batch_size=2)[0]
+        example = sample_inputs(loaded, samples=2, max_length=min(16, options.max_length))
         args = tuple(torch.from_numpy(example[name]) for name in loaded.input_names)
         dynamic_axes = {name: _dynamic_axes(loaded.task, name) for name in loaded.input_names}
         dynamic_axes["logits"] = {0: "batch"}

@@ -1,7 +1,8 @@
-"""Parity: compare an artifact's outputs with the PyTorch reference on the same inputs."""
+"""Parity: compare an artifact's outputs with the PyTorch fp32 reference on the same inputs."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,30 +13,58 @@ from edgeship.runtimes.base import Session
 if TYPE_CHECKING:
     from edgeship.compress.sources import LoadedModel
 
+LOGITS_KEY = "__logits__"
+DYNAMIC_BATCH = 4
 
-def reference_logits(loaded: LoadedModel, batches: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
-    """PyTorch fp32 logits for each batch."""
+
+def reference_logits(
+    loaded: LoadedModel, inputs: dict[str, np.ndarray], batch_size: int = DYNAMIC_BATCH
+) -> np.ndarray:
+    """PyTorch fp32 logits for every row of `inputs`."""
     import torch
 
     module = loaded.logits_module()
+    rows = len(next(iter(inputs.values())))
+    outputs = []
     with torch.inference_mode():
-        return [
-            module(*(torch.from_numpy(batch[name]) for name in loaded.input_names)).numpy()
-            for batch in batches
-        ]
+        for start in range(0, rows, batch_size):
+            tensors = (
+                torch.from_numpy(inputs[name][start : start + batch_size]) for name in loaded.input_names
+            )
+            outputs.append(module(*tensors).numpy())
+    return np.concatenate(outputs)
+
+
+def save_reference(path: Path, inputs: dict[str, np.ndarray], logits: np.ndarray) -> None:
+    """Store parity inputs and reference logits together, so later steps compare against the same data."""
+    np.savez_compressed(path, **inputs, **{LOGITS_KEY: logits})  # type: ignore[arg-type]
+
+
+def load_reference(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The parity inputs and reference logits written by `save_reference`."""
+    with np.load(path, allow_pickle=False) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    return {k: v for k, v in arrays.items() if k != LOGITS_KEY}, arrays[LOGITS_KEY]
+
+
+def run_rows(session: Session, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """Run every row of `inputs` through `session` in batches it accepts; logits as float64."""
+    rows = len(next(iter(inputs.values())))
+    batch_size = session.fixed_batch or DYNAMIC_BATCH
+    outputs = []
+    for start in range(0, rows, batch_size):
+        outputs.append(session.run({k: v[start : start + batch_size] for k, v in inputs.items()})[0])
+    return np.concatenate(outputs).astype(np.float64)
 
 
 def measure_parity(
-    session: Session,
-    batches: list[dict[str, np.ndarray]],
-    references: list[np.ndarray],
-    tolerance: float,
+    session: Session, inputs: dict[str, np.ndarray], reference: np.ndarray, tolerance: float
 ) -> Parity:
     """Max abs diff and argmax agreement of `session` against the reference logits."""
-    max_diff, agree, total = 0.0, 0, 0
-    for batch, reference in zip(batches, references, strict=True):
-        logits = session.run(batch)[0]
-        max_diff = max(max_diff, float(np.max(np.abs(logits.astype(np.float64) - reference))))
-        agree += int(np.sum(logits.argmax(-1) == reference.argmax(-1)))
-        total += reference.shape[0]
-    return Parity(max_abs_diff=max_diff, argmax_agreement=agree / total, samples=total, tolerance=tolerance)
+    logits = run_rows(session, inputs)
+    return Parity(
+        max_abs_diff=float(np.max(np.abs(logits - reference))),
+        argmax_agreement=float(np.mean(logits.argmax(-1) == reference.argmax(-1))),
+        samples=len(reference),
+        tolerance=tolerance,
+    )

@@ -18,6 +18,8 @@ class Session(Protocol):
 
     runtime: str
     runtime_version: str
+    fixed_batch: int | None
+    """The only batch size the artifact accepts, or None when the batch axis is dynamic."""
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Run one inference; outputs in the artifact's output order."""

@@ -14,6 +14,7 @@ class OnnxRuntimeSession:
     """An onnxruntime InferenceSession on the CPU (or the providers given)."""
 
     runtime = "onnxruntime"
+    fixed_batch: int | None = None
 
     def __init__(self, path: Path, threads: int | None = None, providers: list[str] | None = None) -> None:
         import onnxruntime as ort
@@ -34,6 +35,9 @@ class OnnxRuntimeSession:
             ) from exc
         self.runtime_version = ort.__version__
         self.input_names = [i.name for i in self._session.get_inputs()]
+        batch_dims = {i.shape[0] for i in self._session.get_inputs()}
+        only = next(iter(batch_dims)) if len(batch_dims) == 1 else None
+        self.fixed_batch = only if isinstance(only, int) else None
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Run one inference with the inputs this graph declares."""

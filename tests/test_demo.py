@@ -26,14 +26,25 @@ def test_demo_trains_exports_evaluates_and_benchmarks_offline(tmp_path: Path) ->
     bundle = Bundle.open(tmp_path / "out" / "rotten-tomatoes-minilm")
     manifest = bundle.manifest
     assert manifest.source.role == "teacher" and manifest.source.labels == ["rotten", "fresh"]
-    [variant] = manifest.variants
+    variants = {v.id: v for v in manifest.variants}
+    assert list(variants) == ["onnx-fp32", "onnx-int8-dynamic", "onnx-int8-static", "onnx-int4-weight"]
+    variant = variants["onnx-fp32"]
     assert variant.parity.max_abs_diff <= 1e-4 and variant.parity.argmax_agreement == 1.0
-    assert variant.evaluated_on.model_dump() == {"dataset": "rotten_tomatoes", "split": "test", "samples": 40}
-    assert 0.0 <= variant.accuracy <= 1.0
-    [benchmark] = manifest.benchmarks
-    assert (
-        benchmark.device == "local" and benchmark.runs == 3 and benchmark.input_shapes["input_ids"] == [1, 64]
-    )
+    for each in variants.values():
+        assert each.evaluated_on.model_dump() == {
+            "dataset": "rotten_tomatoes",
+            "split": "test",
+            "samples": 40,
+        }
+        assert 0.0 <= each.accuracy <= 1.0
+    assert variants["onnx-int8-dynamic"].bytes < 0.3 * variant.bytes
+    assert sorted(b.variant for b in manifest.benchmarks) == sorted(variants)
+    for benchmark in manifest.benchmarks:
+        assert (
+            benchmark.device == "local"
+            and benchmark.runs == 3
+            and benchmark.input_shapes["input_ids"] == [1, 64]
+        )
     assert "PyTorch teacher accuracy" in result.stdout and str(bundle.root) in result.stdout.replace("\n", "")
     # a second run reuses the cached teacher instead of training again
     again = run_cli(*args, env=env)

@@ -17,9 +17,15 @@ class QuantizationSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     scheme: Scheme
-    calibration_samples: int = Field(default=128, gt=0, description="int8-static: real samples to calibrate on.")
+    calibration_samples: int = Field(
+        default=128, gt=0, description="int8-static: real samples to calibrate on."
+    )
     calibration_method: CalibrationMethod = "minmax"
     block_size: Literal[32, 64, 128] = Field(default=32, description="int4-weight: weights per scale.")
     symmetric: bool = Field(default=True, description="int4-weight: symmetric blocks (no zero point).")
     per_channel: bool = Field(default=True, description="int8: one scale per output channel of each weight.")
     keep_float: tuple[str, ...] = Field(default=(), description="Layers (backend names) left in float.")
+    target_cpu: Literal["x86", "arm"] | None = Field(
+        default=None,
+        description="int8-static: CPU family the artifact is for (activation signedness); None = this host.",
+    )

@@ -22,9 +22,12 @@ def register(app: typer.Typer) -> None:
             64, min=8, help="Sequence length for training, export and benchmarks."
         ),
         bench_runs: int = typer.Option(50, min=1, help="Timed runs per variant."),
+        max_accuracy_drop: float = typer.Option(
+            1.0, help="Points of accuracy a quantized variant may lose before layers are kept float."
+        ),
         retrain: bool = typer.Option(False, help="Fine-tune the teacher again instead of reusing the cache."),
     ) -> None:
-        """Fine-tune MiniLM-L6 on Rotten Tomatoes, export it to ONNX, evaluate and benchmark it."""
+        """Fine-tune MiniLM-L6 on Rotten Tomatoes; export, quantize, evaluate and benchmark it, all offline."""
         from edgeship.pipeline.demo import DemoOptions, run_demo
         from edgeship.tables import variants_table
 
@@ -34,6 +37,7 @@ def register(app: typer.Typer) -> None:
             epochs=epochs,
             max_length=max_length,
             bench_runs=bench_runs,
+            max_accuracy_drop=max_accuracy_drop,
             retrain=retrain,
         )
         result = run_demo(out, options)

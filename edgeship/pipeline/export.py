@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from edgeship import __version__
 from edgeship.bundle import (
     Bundle,
@@ -17,14 +19,15 @@ from edgeship.compress.sources import LoadedModel, load_model
 from edgeship.console import step
 from edgeship.errors import BundleError, ParityError
 from edgeship.export.archs import arch_config
-from edgeship.export.parity import measure_parity, reference_logits
+from edgeship.export.parity import load_reference, measure_parity, reference_logits, save_reference
 from edgeship.export.registry import ExportOptions, ExportResult, get_exporter
-from edgeship.export.sample_inputs import sample_batches
+from edgeship.export.sample_inputs import sample_inputs
 from edgeship.manifest import Manifest, Preprocessing, Producer, Source, Task, TextPreprocessing, Variant
 from edgeship.runtimes.base import open_session
 
 TOKENIZER_DIR = "tokenizer"
 LABELS_FILE = "labels.txt"
+REFERENCE_FILE = "reference/parity.npz"
 
 
 def export_model(
@@ -51,22 +54,48 @@ def export_model(
         loaded = load_model(model, checkpoint=checkpoint, task=task, labels=labels, revision=revision)
     if existing:
         _check_same_source(bundle, loaded)
-        variant, _ = _export_variant(bundle.root, loaded, artifact_format, options, parity_samples)
+        reference = _stored_reference(bundle, options)
+        variant, _ = _export_variant(bundle.root, loaded, artifact_format, options, reference)
         bundle.manifest.put_variant(variant)
         bundle.save()
         return bundle, variant
     with new_bundle_directory(out) as staging_root:
-        variant, result = _export_variant(staging_root, loaded, artifact_format, options, parity_samples)
+        with step(f"Computing the PyTorch reference on {parity_samples} inputs"):
+            inputs = sample_inputs(loaded, samples=parity_samples, max_length=options.max_length)
+            reference = (inputs, reference_logits(loaded, inputs))
+        variant, result = _export_variant(staging_root, loaded, artifact_format, options, reference)
         manifest = _new_manifest(loaded, result, options)
         manifest.put_variant(variant)
+        (staging_root / REFERENCE_FILE).parent.mkdir()
+        save_reference(staging_root / REFERENCE_FILE, *reference)
+        manifest.parity_reference = REFERENCE_FILE
         loaded.save_preprocessing(staging_root / TOKENIZER_DIR)
         (staging_root / LABELS_FILE).write_text("\n".join(loaded.labels) + "\n", encoding="utf-8")
         Bundle(staging_root, manifest).save()
     return Bundle(out, manifest), variant
 
 
+def _stored_reference(bundle: Bundle, options: ExportOptions) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The bundle's parity inputs and PyTorch logits, refusing a different sequence length."""
+    preprocessing = bundle.manifest.preprocessing
+    if isinstance(preprocessing, TextPreprocessing) and preprocessing.max_length != options.max_length:
+        raise BundleError(
+            f"bundle {bundle.root} was exported with --max-length {preprocessing.max_length}, not {options.max_length}",
+            hint=f"pass --max-length {preprocessing.max_length} or export into a new --out directory",
+        )
+    if bundle.manifest.parity_reference is None:
+        raise BundleError(
+            f"bundle {bundle.root} has no parity reference", hint="re-export it into a new directory"
+        )
+    return load_reference(bundle.path(bundle.manifest.parity_reference))
+
+
 def _export_variant(
-    root: Path, loaded: LoadedModel, artifact_format: str, options: ExportOptions, parity_samples: int
+    root: Path,
+    loaded: LoadedModel,
+    artifact_format: str,
+    options: ExportOptions,
+    reference: tuple[dict[str, np.ndarray], np.ndarray],
 ) -> tuple[Variant, ExportResult]:
     """Export into a staging file, check parity, then move the file into `root/models/`."""
     exporter = get_exporter(artifact_format)
@@ -76,10 +105,8 @@ def _export_variant(
         staged = staging / f"{variant_id}{exporter.suffix}"
         with step(f"Exporting {loaded.architecture} to {artifact_format}"):
             result = exporter.export(loaded, staged, options)
-        with step(f"Checking parity on {parity_samples} inputs"):
-            batches = sample_batches(loaded, samples=parity_samples, max_length=options.max_length)
-            session = open_session(staged, artifact_format)
-            parity = measure_parity(session, batches, reference_logits(loaded, batches), tolerance)
+        with step(f"Checking parity on {len(reference[1])} inputs"):
+            parity = measure_parity(open_session(staged, artifact_format), *reference, tolerance)
         if parity.max_abs_diff > tolerance or parity.argmax_agreement < 1.0:
             raise ParityError(
                 f"{artifact_format} export of {loaded.architecture} disagrees with PyTorch: max abs diff "

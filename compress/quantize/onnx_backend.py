@@ -1,0 +1,230 @@
+"""ONNX quantization on onnxruntime.quantization: dynamic and static int8, MatMulNBits int4."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import platform
+import tempfile
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from edgeship.compress.quantize.registry import CalibrationBatches, QuantizeResult, register_quantizer
+from edgeship.compress.quantize.spec import QuantizationSpec, Scheme
+from edgeship.errors import DataError, EdgeshipError
+from edgeship.manifest import GraphInfo
+
+QUANTIZABLE_OPS = ("MatMul", "Gemm", "Attention", "EmbedLayerNormalization")
+QUANTIZED_OPS = (
+    "QuantizeLinear",
+    "DequantizeLinear",
+    "DynamicQuantizeLinear",
+    "MatMulInteger",
+    "QAttention",
+    "QEmbedLayerNormalization",
+    "QLinearMatMul",
+    "MatMulNBits",
+)
+
+
+@register_quantizer("onnx")
+class OnnxQuantizer:
+    """int8 (QOperator dynamic, QDQ static) and int4 weight-only (MatMulNBits) for ONNX Runtime."""
+
+    format = "onnx"
+    schemes: tuple[Scheme, ...] = ("int8-dynamic", "int8-static", "int4-weight")
+
+    def layers(self, source: Path) -> list[str]:
+        """Names of the nodes that carry weights, in graph order."""
+        import onnx
+
+        graph = onnx.load(str(source), load_external_data=False).graph
+        return [node.name for node in graph.node if node.op_type in QUANTIZABLE_OPS]
+
+    def quantize(
+        self, source: Path, destination: Path, spec: QuantizationSpec, calibration: CalibrationBatches | None
+    ) -> QuantizeResult:
+        """Write `source` quantized per `spec` to `destination`."""
+        import onnxruntime
+
+        _check_layers(self.layers(source), spec.keep_float)
+        with tempfile.TemporaryDirectory(dir=destination.parent) as scratch, _quiet():
+            if spec.scheme == "int4-weight":
+                options = _int4(source, destination, spec)
+            else:
+                prepared = Path(scratch) / "prepared.onnx"
+                _pre_process(source, prepared)
+                if spec.scheme == "int8-dynamic":
+                    options = _int8_dynamic(prepared, destination, spec)
+                else:
+                    options = _int8_static(prepared, destination, spec, calibration)
+        return QuantizeResult(
+            graph=_graph_info(destination),
+            options={**spec.model_dump(mode="json"), **options},
+            tools={"onnxruntime": onnxruntime.__version__},
+        )
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence onnxruntime.quantization's per-tensor INFO logging and warnings."""
+    logging.disable(logging.INFO)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def _excluded_nodes(spec: QuantizationSpec) -> list[str]:
+    """keep_float names plus the names ORT's quantizers give a Gemm after rewriting it as MatMul + Add."""
+    return [name for layer in spec.keep_float for name in (layer, f"{layer}_MatMul")]
+
+
+def _check_layers(layers: list[str], keep_float: tuple[str, ...]) -> None:
+    unknown = [name for name in keep_float if name not in layers]
+    if unknown:
+        raise EdgeshipError(
+            f"keep_float names layers that are not in the graph: {', '.join(unknown[:5])}",
+            hint=f"choose from: {', '.join(layers[:8])}{' ...' if len(layers) > 8 else ''}",
+        )
+
+
+def _pre_process(source: Path, destination: Path) -> None:
+    """Symbolic shape inference, without re-optimizing the already fused graph (ORT's advice)."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    quant_pre_process(str(source), str(destination), skip_optimization=True)
+
+
+def _int8_dynamic(source: Path, destination: Path, spec: QuantizationSpec) -> dict[str, Any]:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(source),
+        str(destination),
+        weight_type=QuantType.QInt8,
+        per_channel=spec.per_channel,
+        nodes_to_exclude=_excluded_nodes(spec),
+    )
+    return {"quant_format": "QOperator", "weight_type": "int8"}
+
+
+def _int8_static(
+    source: Path, destination: Path, spec: QuantizationSpec, calibration: CalibrationBatches | None
+) -> dict[str, Any]:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    if not calibration:
+        raise DataError(
+            "int8-static needs calibration samples and none were given",
+            hint="pass --calibration-data FILE (CSV/JSONL or image folder) with real task samples",
+        )
+    _check_calibration(source, calibration)
+    target = spec.target_cpu or ("arm" if platform.machine().lower() in ("aarch64", "arm64") else "x86")
+    # ORT's guidance: U8S8 is the fast pairing on x86 (VPMADDUBSW), S8S8 on ARM.
+    activation = QuantType.QUInt8 if target == "x86" else QuantType.QInt8
+    method = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }[spec.calibration_method]
+    quantize_static(
+        str(source),
+        str(destination),
+        _Reader(calibration),
+        quant_format=QuantFormat.QDQ,
+        activation_type=activation,
+        weight_type=QuantType.QInt8,
+        per_channel=spec.per_channel,
+        calibrate_method=method,
+        nodes_to_exclude=_excluded_nodes(spec),
+    )
+    return {
+        "quant_format": "QDQ",
+        "activation_type": "uint8" if activation == QuantType.QUInt8 else "int8",
+        "weight_type": "int8",
+        "target_cpu": target,
+        "calibration_batches": len(calibration),
+    }
+
+
+def _check_calibration(source: Path, calibration: CalibrationBatches) -> None:
+    import onnx
+
+    graph_inputs = {i.name: len(i.type.tensor_type.shape.dim) for i in onnx.load(str(source)).graph.input}
+    for batch in calibration[:1]:
+        if set(batch) != set(graph_inputs):
+            raise DataError(
+                f"calibration inputs {sorted(batch)} do not match the model's inputs {sorted(graph_inputs)}",
+                hint="calibrate with data of the model's own task",
+            )
+        wrong = [name for name, array in batch.items() if array.ndim != graph_inputs[name]]
+        if wrong:
+            raise DataError(
+                f"calibration input '{wrong[0]}' has rank {batch[wrong[0]].ndim}, the model expects {graph_inputs[wrong[0]]}",
+                hint="calibrate with data of the model's own task",
+            )
+
+
+class _Reader:
+    """onnxruntime CalibrationDataReader over prepared feeds."""
+
+    def __init__(self, batches: CalibrationBatches) -> None:
+        self._batches = iter(batches)
+
+    def get_next(self) -> dict[str, Any] | None:
+        return next(self._batches, None)
+
+
+def _int4(source: Path, destination: Path, spec: QuantizationSpec) -> dict[str, Any]:
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    model = onnx.load(str(source))
+    _check_block_size(model, spec)
+    # accuracy_level 4 (int8 compute) is what makes int4 faster than fp32 on CPUs.
+    quantizer = MatMulNBitsQuantizer(
+        model,
+        bits=4,
+        block_size=spec.block_size,
+        is_symmetric=spec.symmetric,
+        accuracy_level=4,
+        nodes_to_exclude=_excluded_nodes(spec),
+    )
+    quantizer.process()
+    quantizer.model.save_model_to_file(str(destination), use_external_data_format=False)
+    return {"quant_format": "MatMulNBits", "algorithm": "rtn", "accuracy_level": 4, "bits": 4}
+
+
+def _check_block_size(model: Any, spec: QuantizationSpec) -> None:
+    """Refuse a block size that does not divide a quantized weight's input dimension."""
+    from onnx import numpy_helper
+
+    weights = {init.name: init for init in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type != "MatMul" or node.name in spec.keep_float or node.input[1] not in weights:
+            continue
+        rows = numpy_helper.to_array(weights[node.input[1]]).shape[0]
+        if rows % spec.block_size:
+            raise EdgeshipError(
+                f"block size {spec.block_size} does not divide layer {node.name}'s input dimension {rows}",
+                hint="choose --block-size 32, 64 or 128 that divides it, or keep that layer float",
+            )
+
+
+def _graph_info(path: Path) -> GraphInfo:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    counts = Counter(node.op_type for node in model.graph.node)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    return GraphInfo(
+        opset=opset,
+        nodes=len(model.graph.node),
+        quantized_ops={op: counts[op] for op in QUANTIZED_OPS if counts[op]},
+    )

@@ -1,0 +1,105 @@
+"""Labelled data as model inputs: load it for a bundle, encode it once, run any variant on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeAlias
+
+import numpy as np
+
+from edgeship.bundle import Bundle
+from edgeship.compress.data import ImageExamples, TextExamples, load_labelled
+from edgeship.compress.preprocess import encode_texts, load_image
+from edgeship.errors import DataError
+from edgeship.manifest import ImagePreprocessing, Manifest, TextPreprocessing
+from edgeship.runtimes.base import Session
+
+Examples: TypeAlias = TextExamples | ImageExamples
+
+
+@dataclass
+class EncodedExamples:
+    """Every example as one row of model inputs (text right-padded to max_length) plus its label."""
+
+    inputs: dict[str, np.ndarray]
+    labels: np.ndarray
+    lengths: np.ndarray | None
+    name: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def head(self, count: int) -> EncodedExamples:
+        """The first `count` examples."""
+        return EncodedExamples(
+            inputs={k: v[:count] for k, v in self.inputs.items()},
+            labels=self.labels[:count],
+            lengths=None if self.lengths is None else self.lengths[:count],
+            name=self.name,
+        )
+
+    def batches(self, batch_size: int) -> list[dict[str, np.ndarray]]:
+        """Row batches at full width (what calibration and static-shape artifacts take)."""
+        return [
+            {k: v[s : s + batch_size] for k, v in self.inputs.items()}
+            for s in range(0, len(self), batch_size)
+        ]
+
+
+def load_examples(bundle: Bundle, data: Path | Examples) -> Examples:
+    """Read labelled data for this bundle's model, refusing texts for an image model and vice versa."""
+    holds_images = isinstance(data, ImageExamples) or (isinstance(data, Path) and data.is_dir())
+    _check_modality(bundle.manifest, holds_images, data if isinstance(data, Path) else Path(data.name))
+    return data if not isinstance(data, Path) else load_labelled(data, bundle.manifest.source.labels)
+
+
+def encode_examples(bundle: Bundle, examples: Examples) -> EncodedExamples:
+    """Preprocess every example as the manifest says."""
+    preprocessing = bundle.manifest.preprocessing
+    labels = np.asarray(examples.labels)
+    if isinstance(preprocessing, TextPreprocessing):
+        assert isinstance(examples, TextExamples)
+        import transformers
+
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(bundle.path(preprocessing.tokenizer)))
+        names = [tensor.name for tensor in bundle.manifest.inputs]
+        inputs = encode_texts(
+            tokenizer, examples.texts, preprocessing.max_length, names, pad_to_max_length=True
+        )
+        encoded = tokenizer(examples.texts, truncation=True, max_length=preprocessing.max_length)
+        lengths = np.asarray([len(ids) for ids in encoded["input_ids"]])
+        return EncodedExamples(inputs=inputs, labels=labels, lengths=lengths, name=examples.name)
+    assert isinstance(examples, ImageExamples) and isinstance(preprocessing, ImagePreprocessing)
+    pixels = np.stack([load_image(path, preprocessing) for path in examples.paths])
+    return EncodedExamples(inputs={"pixel_values": pixels}, labels=labels, lengths=None, name=examples.name)
+
+
+def predict_logits(session: Session, encoded: EncodedExamples, batch_size: int = 32) -> np.ndarray:
+    """Logits for every example, in order; dynamic-shape artifacts get length-sorted, trimmed batches."""
+    if session.fixed_batch is not None or encoded.lengths is None:
+        step = session.fixed_batch or batch_size
+        return np.concatenate([session.run(batch)[0] for batch in encoded.batches(step)])
+    order = np.argsort(encoded.lengths, kind="stable")
+    logits: list[np.ndarray] = []
+    for start in range(0, len(order), batch_size):
+        chosen = order[start : start + batch_size]
+        width = int(encoded.lengths[chosen].max())
+        logits.append(session.run({k: v[chosen, :width] for k, v in encoded.inputs.items()})[0])
+    result = np.empty((len(order), logits[0].shape[-1]), dtype=np.float32)
+    result[order] = np.concatenate(logits)
+    return result
+
+
+def _check_modality(manifest: Manifest, holds_images: bool, data: Path) -> None:
+    model_takes_images = isinstance(manifest.preprocessing, ImagePreprocessing)
+    if model_takes_images and not holds_images:
+        raise DataError(
+            f"{manifest.source.model} is an image model but '{data}' holds texts",
+            hint="pass a folder laid out as DIR/<label>/<image>",
+        )
+    if holds_images and not model_takes_images:
+        raise DataError(
+            f"{manifest.source.model} is a text model but '{data}' holds images",
+            hint="pass a CSV/JSONL file with text and label columns",
+        )

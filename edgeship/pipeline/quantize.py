@@ -1,0 +1,223 @@
+"""The quantize step: derive int8 / int4 variants from a bundle's fp32 artifact, checked and accuracy-aware."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeship.bundle import Bundle, install_file, staging_directory
+from edgeship.compress.quantize.registry import Quantizer, get_quantizer
+from edgeship.compress.quantize.spec import QuantizationSpec
+from edgeship.console import console, step
+from edgeship.errors import BundleError, DataError, EdgeshipError
+from edgeship.export.parity import load_reference, measure_parity
+from edgeship.manifest import Producer, Variant
+from edgeship.pipeline.evaluate import accuracy_of, record_accuracy
+from edgeship.pipeline.features import (
+    EncodedExamples,
+    Examples,
+    encode_examples,
+    load_examples,
+    predict_logits,
+)
+from edgeship.runtimes.base import open_session
+
+# Reported max |logit - reference| a quantized variant is expected to stay within; accuracy is what gates.
+QUANTIZED_TOLERANCE = {"int8-dynamic": 0.5, "int8-static": 0.5, "int4-weight": 1.0, "fp16": 0.05}
+SENSITIVITY_SAMPLES = 256
+
+
+@dataclass(frozen=True)
+class AccuracyBudget:
+    """Eval data and the largest accuracy drop (in points) a quantized variant may cost."""
+
+    eval_data: EncodedExamples
+    split: str
+    max_drop_points: float | None
+
+
+def quantize_bundle(
+    bundle_dir: Path,
+    specs: list[QuantizationSpec],
+    *,
+    artifact_format: str = "onnx",
+    source_variant: str | None = None,
+    calibration_data: Path | Examples | None = None,
+    eval_data: Path | Examples | None = None,
+    eval_split: str = "eval",
+    max_accuracy_drop: float | None = None,
+) -> list[Variant]:
+    """Quantize the fp32 variant once per spec; each new variant gets parity and, with eval data, accuracy."""
+    bundle = Bundle.open(bundle_dir)
+    source = _source_variant(bundle, artifact_format, source_variant)
+    quantizers = [get_quantizer(source.format, spec.scheme) for spec in specs]
+    if max_accuracy_drop is not None and eval_data is None:
+        raise DataError(
+            "--max-accuracy-drop needs --eval-data", hint="pass labelled data to measure accuracy on"
+        )
+    calibration = _calibration(bundle, specs, calibration_data)
+    budget = None
+    if eval_data is not None:
+        encoded = encode_examples(bundle, load_examples(bundle, eval_data))
+        budget = AccuracyBudget(encoded, eval_split, max_accuracy_drop)
+    source_path = bundle.verified_file(source)
+    if budget is not None and (
+        source.accuracy is None
+        or source.evaluated_on is None
+        or source.evaluated_on.samples != len(budget.eval_data)
+    ):
+        record_accuracy(
+            source, accuracy_of(source_path, source.format, budget.eval_data), budget.eval_data, eval_split
+        )
+    variants = []
+    for spec, quantizer in zip(specs, quantizers, strict=True):
+        batches = None
+        if calibration is not None and spec.scheme == "int8-static":
+            batches = calibration.head(spec.calibration_samples).batches(1)
+        variant = _quantize_one(bundle, source, source_path, quantizer, spec, batches, budget)
+        bundle.manifest.put_variant(variant)
+        bundle.save()
+        variants.append(variant)
+    return variants
+
+
+def _source_variant(bundle: Bundle, artifact_format: str, variant_id: str | None) -> Variant:
+    wanted = variant_id or f"{artifact_format}-fp32"
+    source = bundle.manifest.variant(wanted)
+    if source is None:
+        raise BundleError(
+            f"bundle {bundle.root} has no variant '{wanted}' to quantize",
+            hint=f"run `edgeship export MODEL --format {artifact_format} --out {bundle.root}` first",
+        )
+    if source.precision != "fp32":
+        raise BundleError(
+            f"variant '{source.id}' is already quantized ({source.precision})",
+            hint=f"quantize the fp32 variant ({source.format}-fp32) instead",
+        )
+    return source
+
+
+def _calibration(
+    bundle: Bundle, specs: list[QuantizationSpec], data: Path | Examples | None
+) -> EncodedExamples | None:
+    if not any(spec.scheme == "int8-static" for spec in specs):
+        return None
+    if data is None:
+        raise DataError(
+            "int8-static needs calibration samples and none were given",
+            hint="pass --calibration-data FILE (CSV/JSONL or image folder) with real task samples",
+        )
+    return encode_examples(bundle, load_examples(bundle, data))
+
+
+def _quantize_one(
+    bundle: Bundle,
+    source: Variant,
+    source_path: Path,
+    quantizer: Quantizer,
+    spec: QuantizationSpec,
+    calibration: list[dict[str, np.ndarray]] | None,
+    budget: AccuracyBudget | None,
+) -> Variant:
+    variant_id = f"{source.format}-{spec.scheme}"
+    suffix = Path(source.file).suffix
+    with staging_directory(bundle.root) as staging:
+        staged = staging / f"{variant_id}{suffix}"
+        with step(f"Quantizing {source.id} to {spec.scheme}"):
+            result = quantizer.quantize(source_path, staged, spec, calibration)
+        accuracy = None
+        if budget is not None:
+            accuracy = accuracy_of(staged, source.format, budget.eval_data)
+            if budget.max_drop_points is not None and _drop(source, accuracy) > budget.max_drop_points:
+                spec, accuracy = _fall_back(source, source_path, quantizer, spec, calibration, budget, staged)
+                result = quantizer.quantize(source_path, staged, spec, calibration)
+        parity = _parity(bundle, staged, source.format, spec.scheme)
+        size, digest = install_file(staged, bundle.path(f"models/{variant_id}{suffix}"))
+    variant = Variant(
+        id=variant_id,
+        format=source.format,
+        precision=spec.scheme,
+        file=f"models/{variant_id}{suffix}",
+        bytes=size,
+        sha256=digest,
+        produced_by=Producer(step="quantize", options=result.options, tools=result.tools),
+        source_variant=source.id,
+        kept_float=list(spec.keep_float),
+        graph=result.graph,
+        parity=parity,
+    )
+    if budget is not None and accuracy is not None:
+        record_accuracy(variant, accuracy, budget.eval_data, budget.split)
+    return variant
+
+
+def _drop(source: Variant, accuracy: float) -> float:
+    assert source.accuracy is not None
+    return (source.accuracy - accuracy) * 100
+
+
+def _parity(bundle: Bundle, artifact: Path, artifact_format: str, scheme: str):  # noqa: ANN202
+    if bundle.manifest.parity_reference is None:
+        raise BundleError(
+            f"bundle {bundle.root} has no parity reference", hint="re-export it into a new directory"
+        )
+    inputs, reference = load_reference(bundle.path(bundle.manifest.parity_reference))
+    return measure_parity(
+        open_session(artifact, artifact_format), inputs, reference, QUANTIZED_TOLERANCE[scheme]
+    )
+
+
+def _fall_back(
+    source: Variant,
+    source_path: Path,
+    quantizer: Quantizer,
+    spec: QuantizationSpec,
+    calibration: list[dict[str, np.ndarray]] | None,
+    budget: AccuracyBudget,
+    scratch: Path,
+) -> tuple[QuantizationSpec, float]:
+    """Keep the most sensitive layers in float, one more at a time, until the accuracy budget holds."""
+    ranking = rank_sensitivity(source, source_path, quantizer, spec, calibration, budget.eval_data, scratch)
+    for count in range(1, len(ranking) + 1):
+        candidate = spec.model_copy(update={"keep_float": tuple(ranking[:count])})
+        quantizer.quantize(source_path, scratch, candidate, calibration)
+        accuracy = accuracy_of(scratch, source.format, budget.eval_data)
+        console.print(
+            f"  keeping {count} layer(s) float: accuracy {accuracy:.2%} (drop {_drop(source, accuracy):.2f} points)"
+        )
+        if _drop(source, accuracy) <= (budget.max_drop_points or 0.0):
+            return candidate, accuracy
+    raise EdgeshipError(
+        f"{spec.scheme} cannot stay within {budget.max_drop_points} accuracy points of fp32 even with every layer float",
+        hint="raise --max-accuracy-drop or choose another scheme; nothing was written",
+    )
+
+
+def rank_sensitivity(
+    source: Variant,
+    source_path: Path,
+    quantizer: Quantizer,
+    spec: QuantizationSpec,
+    calibration: list[dict[str, np.ndarray]] | None,
+    eval_data: EncodedExamples,
+    scratch: Path,
+) -> list[str]:
+    """Layers ordered from most to least harmful: each quantized alone, scored by logit error vs fp32."""
+    subset = eval_data.head(SENSITIVITY_SAMPLES)
+    reference = predict_logits(open_session(source_path, source.format), subset)
+    layers = quantizer.layers(source_path)
+    errors = {}
+    with console.status(f"Ranking {len(layers)} layers by sensitivity to {spec.scheme}") as status:
+        for index, layer in enumerate(layers, start=1):
+            status.update(f"Ranking layers by sensitivity to {spec.scheme}: {index}/{len(layers)} ({layer})")
+            alone = spec.model_copy(update={"keep_float": tuple(name for name in layers if name != layer)})
+            quantizer.quantize(source_path, scratch, alone, calibration)
+            logits = predict_logits(open_session(scratch, source.format), subset)
+            errors[layer] = float(np.mean((logits - reference) ** 2))
+    ranking = sorted(layers, key=lambda name: errors[name], reverse=True)
+    console.print(
+        f"Most sensitive to {spec.scheme}: " + ", ".join(f"{n} ({errors[n]:.2e})" for n in ranking[:5])
+    )
+    return ranking
