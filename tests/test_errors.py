@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from edgeship.errors import ParityError
 from tests.conftest import run_cli
 
 
-def assert_one_line_error(result, *fragments: str) -> None:  # noqa: ANN001
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
     assert result.returncode == 1, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -21,7 +22,7 @@ def assert_one_line_error(result, *fragments: str) -> None:  # noqa: ANN001
         assert fragment in lines[0], lines[0]
 
 
-def export_error(tmp_path: Path, *args: str):  # noqa: ANN201
+def export_error(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     out = tmp_path / "bundle"
     result = run_cli("export", *args, "--out", str(out))
     assert not out.exists(), "a failed export must not leave a bundle behind"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -23,6 +24,10 @@ def test_editable_install_maps_the_top_level_folders_into_the_namespace() -> Non
 
 
 def test_wheel_holds_only_the_edgeship_namespace_and_imports_the_same_way(tmp_path: Path) -> None:
+    # build from a copy: setuptools leaves build/ next to the sources, and stale files there leak into wheels
+    source = tmp_path / "source"
+    skipped = shutil.ignore_patterns(".git", ".venv", "out", "build", "*.egg-info", "__pycache__", ".*_cache")
+    shutil.copytree(REPO, source, ignore=skipped)
     subprocess.run(
         [
             sys.executable,
@@ -34,7 +39,7 @@ def test_wheel_holds_only_the_edgeship_namespace_and_imports_the_same_way(tmp_pa
             "-q",
             "-w",
             str(tmp_path),
-            str(REPO),
+            str(source),
         ],
         check=True,
         capture_output=True,

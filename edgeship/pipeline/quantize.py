@@ -13,7 +13,7 @@ from edgeship.compress.quantize.spec import QuantizationSpec
 from edgeship.console import console, step
 from edgeship.errors import BundleError, DataError, EdgeshipError
 from edgeship.export.parity import load_reference, measure_parity
-from edgeship.manifest import Producer, Variant
+from edgeship.manifest import Parity, Producer, Variant
 from edgeship.pipeline.evaluate import accuracy_of, record_accuracy
 from edgeship.pipeline.features import (
     EncodedExamples,
@@ -158,7 +158,7 @@ def _drop(source: Variant, accuracy: float) -> float:
     return (source.accuracy - accuracy) * 100
 
 
-def _parity(bundle: Bundle, artifact: Path, artifact_format: str, scheme: str):  # noqa: ANN202
+def _parity(bundle: Bundle, artifact: Path, artifact_format: str, scheme: str) -> Parity:
     if bundle.manifest.parity_reference is None:
         raise BundleError(
             f"bundle {bundle.root} has no parity reference", hint="re-export it into a new directory"
