@@ -1,8 +1,8 @@
 """ONNX on CPU: PyTorch eager vs plain ONNX vs edgeship fp32 / int8 / int4 vs Optimum, in one process.
 
 A DistilBERT-sized classifier (6 x 768, random weights, seq 128, batch 1, 2 intra-op threads). Latency is
-the median of interleaved rounds (every variant timed in turn each round, so machine noise hits all
-alike); agreement is the argmax match with PyTorch on real Rotten Tomatoes reviews. Optimum runs in its
+the median over rotated blocks of runs (every variant timed in turn each round, so machine noise hits
+all alike); agreement is the argmax match with PyTorch on real Rotten Tomatoes reviews. Optimum runs in its
 own venv (its pins need transformers 4.x); its export and quantizer write files that are timed here.
 The demo teacher (real weights), when its bundle exists, adds int8 agreement on 2,000 held-out reviews.
 
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-SEQUENCE, THREADS = 128, 2
+SEQUENCE, THREADS, BLOCK = 128, 2, 20
 OPTIMUM_PINS = ["optimum-onnx[onnxruntime]==0.1.0", "optimum==2.1.0", "transformers==4.57.6", "torch==2.13.0"]
 
 
@@ -197,29 +197,53 @@ def agreement(runner: Runner, reference: np.ndarray, inputs: dict[str, np.ndarra
     return float(np.mean(logits.argmax(-1) == reference.argmax(-1)))
 
 
-def teacher_agreement(bundle_dir: Path) -> dict[str, Any] | None:
-    """int8 / int4 argmax agreement with fp32 on the demo teacher's 2,000 held-out reviews (real weights)."""
+def teacher_agreement(bundle_dir: Path, work: Path) -> dict[str, Any] | None:
+    """Agreement with fp32 on the demo teacher's 2,000 held-out reviews (real weights), per variant.
+
+    Adds `onnx-int8-dynamic (min-agreement 0.99)`: int8-dynamic re-quantized on a copy of the bundle with
+    the agreement budget, which keeps the most sensitive layers in float until agreement >= 0.99.
+    """
+    import shutil
+
     from edgeship.bundle import Bundle
     from edgeship.compress.datasets import load_rotten_tomatoes, split_examples
-    from edgeship.pipeline.features import encode_examples, predict_logits
-    from edgeship.runtimes.base import open_session
+    from edgeship.compress.quantize.spec import QuantizationSpec
+    from edgeship.pipeline.quantize import quantize_bundle
 
     if not (bundle_dir / "manifest.json").exists():
         return None
-    bundle = Bundle.open(bundle_dir)
     _, test = split_examples(load_rotten_tomatoes(), test_size=2000, train_size=5000, seed=0)
-    encoded = encode_examples(bundle, test)
-    logits = {
-        v.id: predict_logits(open_session(bundle.verified_file(v), v.format), encoded)
-        for v in bundle.manifest.variants
+    copy = work / "demo-teacher-copy"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(bundle_dir, copy)
+    specs = [
+        QuantizationSpec(scheme=v.precision)
+        for v in Bundle.open(copy).manifest.variants
+        if v.precision != "fp32"
+    ]
+    quantize_bundle(
+        copy, specs, calibration_data=split_examples(load_rotten_tomatoes(), 2000, 5000, 0)[0], eval_data=test
+    )
+    results = _agreements(Bundle.open(copy))
+    quantize_bundle(copy, [QuantizationSpec(scheme="int8-dynamic")], eval_data=test, min_agreement=0.99)
+    guarded = Bundle.open(copy).manifest.variant("onnx-int8-dynamic")
+    assert guarded is not None
+    results["onnx-int8-dynamic (min-agreement 0.99)"] = {
+        **_agreements(Bundle.open(copy))["onnx-int8-dynamic"],
+        "kept_float": guarded.kept_float,
     }
-    fp32 = logits["onnx-fp32"].argmax(-1)
+    return results
+
+
+def _agreements(bundle: Any) -> dict[str, dict[str, Any]]:
+    fp32 = bundle.manifest.variant("onnx-fp32")
     return {
-        variant: {
-            "agreement_with_fp32": float(np.mean(values.argmax(-1) == fp32)),
-            "accuracy": float(np.mean(values.argmax(-1) == encoded.labels)),
+        v.id: {
+            "agreement_with_fp32": v.eval_agreement if v.eval_agreement is not None else 1.0,
+            "accuracy": v.accuracy,
+            "bytes_vs_fp32": v.bytes / fp32.bytes,
         }
-        for variant, values in logits.items()
+        for v in bundle.manifest.variants
     }
 
 
@@ -253,10 +277,15 @@ def main() -> None:
         for _ in range(10):
             runner.time_once(one)
         runner.timings.clear()
-    with console.status(f"Timing {len(runners)} variants x {args.runs} interleaved runs"):
-        for _ in range(args.runs):
+    # Blocks of BLOCK runs per variant, rotated: noise hits every variant alike, and a session's idle
+    # threads stop spinning (as they do in production, one model per process) before the next is timed.
+    with console.status(f"Timing {len(runners)} variants x {args.runs} runs in rotated blocks of {BLOCK}"):
+        for _ in range(max(1, args.runs // BLOCK)):
             for runner in runners:
-                runner.time_once(one)
+                for _ in range(2):
+                    runner.logits(one)
+                for _ in range(BLOCK):
+                    runner.time_once(one)
     reference = runners[0].logits(inputs)
     rows = []
     eager = float(np.median(runners[0].timings))
@@ -289,7 +318,7 @@ def main() -> None:
     console.print(table)
     if optimum_problem:
         console.print(f"[yellow]{optimum_problem}[/yellow]")
-    teacher = teacher_agreement(args.teacher_bundle)
+    teacher = teacher_agreement(args.teacher_bundle, args.work)
     if teacher:
         console.print(f"Demo teacher (real weights), 2,000 held-out reviews: {json.dumps(teacher, indent=1)}")
     targets = evaluate_targets(
@@ -350,9 +379,10 @@ def evaluate_targets(
     if "optimum int8-dynamic" in by_name:
         ratio = best["median_ms"] / by_name["optimum int8-dynamic"]["median_ms"]
         targets["best edgeship int8 latency / optimum int8"] = (ratio, "<= 0.90", ratio <= 0.90)
-    if teacher and "onnx-int8-dynamic" in teacher:
-        value = teacher["onnx-int8-dynamic"]["agreement_with_fp32"]
-        targets["demo teacher int8-dynamic agreement"] = (value, ">= 0.99", value >= 0.99)
+    for variant in ("onnx-int8-dynamic", "onnx-int8-dynamic (min-agreement 0.99)"):
+        if teacher and variant in teacher:
+            value = teacher[variant]["agreement_with_fp32"]
+            targets[f"demo teacher {variant} agreement"] = (value, ">= 0.99", value >= 0.99)
     return targets
 
 

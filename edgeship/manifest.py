@@ -122,6 +122,12 @@ class Variant(_Model):
     parity: Parity | None = None
     accuracy: float | None = Field(default=None, ge=0, le=1)
     evaluated_on: EvaluatedOn | None = None
+    eval_agreement: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Argmax agreement with the source variant on the same eval data.",
+    )
     created_at: str = Field(default_factory=utc_now)
 
 

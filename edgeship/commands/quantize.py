@@ -39,6 +39,10 @@ def register(app: typer.Typer) -> None:
             None, help="Labelled data for accuracy (CSV/JSONL or image folder)."
         ),
         eval_split: str = typer.Option("eval", help="Name of the eval split, recorded in the manifest."),
+        min_agreement: float | None = typer.Option(
+            None,
+            help="Least argmax agreement with fp32 on the eval data (e.g. 0.99); below, layers stay float.",
+        ),
         max_accuracy_drop: float | None = typer.Option(
             None, help="Points of accuracy a variant may lose; more keeps the most sensitive layers float."
         ),
@@ -82,5 +86,6 @@ def register(app: typer.Typer) -> None:
             eval_data=eval_data,
             eval_split=eval_split,
             max_accuracy_drop=max_accuracy_drop,
+            min_agreement=min_agreement,
         )
         results.print(variants_table(Bundle.open(bundle).manifest))

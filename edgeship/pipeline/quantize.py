@@ -14,7 +14,7 @@ from edgeship.console import console, step
 from edgeship.errors import BundleError, DataError, EdgeshipError
 from edgeship.export.parity import load_reference, measure_parity
 from edgeship.manifest import Parity, Producer, Variant
-from edgeship.pipeline.evaluate import accuracy_of, record_accuracy
+from edgeship.pipeline.evaluate import record_accuracy
 from edgeship.pipeline.features import (
     EncodedExamples,
     Examples,
@@ -31,11 +31,34 @@ SENSITIVITY_SAMPLES = 256
 
 @dataclass(frozen=True)
 class AccuracyBudget:
-    """Eval data and the largest accuracy drop (in points) a quantized variant may cost."""
+    """Eval data, the fp32 source's predictions on it, and what a quantized variant must keep of them."""
 
     eval_data: EncodedExamples
     split: str
+    source_predictions: np.ndarray
     max_drop_points: float | None
+    min_agreement: float | None
+
+    @property
+    def source_accuracy(self) -> float:
+        return float(np.mean(self.source_predictions == self.eval_data.labels))
+
+    def score(self, model: Path, artifact_format: str) -> tuple[float, float]:
+        """Accuracy on the labels and argmax agreement with the fp32 source."""
+        predictions = predict_logits(open_session(model, artifact_format), self.eval_data).argmax(-1)
+        accuracy = float(np.mean(predictions == self.eval_data.labels))
+        return accuracy, float(np.mean(predictions == self.source_predictions))
+
+    def holds(self, accuracy: float, agreement: float) -> bool:
+        """Whether a variant scoring this stays within the budget."""
+        drop_ok = (
+            self.max_drop_points is None or (self.source_accuracy - accuracy) * 100 <= self.max_drop_points
+        )
+        return drop_ok and (self.min_agreement is None or agreement >= self.min_agreement)
+
+    def describe(self, accuracy: float, agreement: float) -> str:
+        drop = (self.source_accuracy - accuracy) * 100
+        return f"accuracy {accuracy:.2%} (drop {drop:.2f} points), agreement with fp32 {agreement:.4f}"
 
 
 def quantize_bundle(
@@ -48,29 +71,26 @@ def quantize_bundle(
     eval_data: Path | Examples | None = None,
     eval_split: str = "eval",
     max_accuracy_drop: float | None = None,
+    min_agreement: float | None = None,
 ) -> list[Variant]:
     """Quantize the fp32 variant once per spec; each new variant gets parity and, with eval data, accuracy."""
     bundle = Bundle.open(bundle_dir)
     source = _source_variant(bundle, artifact_format, source_variant)
     quantizers = [get_quantizer(source.format, spec.scheme) for spec in specs]
-    if max_accuracy_drop is not None and eval_data is None:
+    if (max_accuracy_drop is not None or min_agreement is not None) and eval_data is None:
         raise DataError(
-            "--max-accuracy-drop needs --eval-data", hint="pass labelled data to measure accuracy on"
+            "--max-accuracy-drop and --min-agreement need --eval-data",
+            hint="pass labelled data to measure accuracy on",
         )
     calibration = _calibration(bundle, specs, calibration_data)
+    source_path = bundle.verified_file(source)
     budget = None
     if eval_data is not None:
         encoded = encode_examples(bundle, load_examples(bundle, eval_data))
-        budget = AccuracyBudget(encoded, eval_split, max_accuracy_drop)
-    source_path = bundle.verified_file(source)
-    if budget is not None and (
-        source.accuracy is None
-        or source.evaluated_on is None
-        or source.evaluated_on.samples != len(budget.eval_data)
-    ):
-        record_accuracy(
-            source, accuracy_of(source_path, source.format, budget.eval_data), budget.eval_data, eval_split
-        )
+        with step(f"Scoring {source.id} on {len(encoded)} eval examples"):
+            predictions = predict_logits(open_session(source_path, source.format), encoded).argmax(-1)
+        budget = AccuracyBudget(encoded, eval_split, predictions, max_accuracy_drop, min_agreement)
+        record_accuracy(source, budget.source_accuracy, encoded, eval_split)
     variants = []
     for spec, quantizer in zip(specs, quantizers, strict=True):
         batches = None
@@ -127,11 +147,12 @@ def _quantize_one(
         staged = staging / f"{variant_id}{suffix}"
         with step(f"Quantizing {source.id} to {spec.scheme}"):
             result = quantizer.quantize(source_path, staged, spec, calibration)
-        accuracy = None
+        scores = None
         if budget is not None:
-            accuracy = accuracy_of(staged, source.format, budget.eval_data)
-            if budget.max_drop_points is not None and _drop(source, accuracy) > budget.max_drop_points:
-                spec, accuracy = _fall_back(source, source_path, quantizer, spec, calibration, budget, staged)
+            scores = budget.score(staged, source.format)
+            if not budget.holds(*scores):
+                console.print(f"{spec.scheme}: {budget.describe(*scores)} is outside the budget")
+                spec, scores = _fall_back(source, source_path, quantizer, spec, calibration, budget, staged)
                 result = quantizer.quantize(source_path, staged, spec, calibration)
         parity = _parity(bundle, staged, source.format, spec.scheme)
         size, digest = install_file(staged, bundle.path(f"models/{variant_id}{suffix}"))
@@ -148,14 +169,10 @@ def _quantize_one(
         graph=result.graph,
         parity=parity,
     )
-    if budget is not None and accuracy is not None:
-        record_accuracy(variant, accuracy, budget.eval_data, budget.split)
+    if budget is not None and scores is not None:
+        record_accuracy(variant, scores[0], budget.eval_data, budget.split)
+        variant.eval_agreement = scores[1]
     return variant
-
-
-def _drop(source: Variant, accuracy: float) -> float:
-    assert source.accuracy is not None
-    return (source.accuracy - accuracy) * 100
 
 
 def _parity(bundle: Bundle, artifact: Path, artifact_format: str, scheme: str) -> Parity:
@@ -177,21 +194,23 @@ def _fall_back(
     calibration: list[dict[str, np.ndarray]] | None,
     budget: AccuracyBudget,
     scratch: Path,
-) -> tuple[QuantizationSpec, float]:
-    """Keep the most sensitive layers in float, one more at a time, until the accuracy budget holds."""
+) -> tuple[QuantizationSpec, tuple[float, float]]:
+    """Keep the most sensitive layers in float, one more at a time, until the budget holds."""
     ranking = rank_sensitivity(source, source_path, quantizer, spec, calibration, budget.eval_data, scratch)
     for count in range(1, len(ranking) + 1):
         candidate = spec.model_copy(update={"keep_float": tuple(ranking[:count])})
         quantizer.quantize(source_path, scratch, candidate, calibration)
-        accuracy = accuracy_of(scratch, source.format, budget.eval_data)
-        console.print(
-            f"  keeping {count} layer(s) float: accuracy {accuracy:.2%} (drop {_drop(source, accuracy):.2f} points)"
-        )
-        if _drop(source, accuracy) <= (budget.max_drop_points or 0.0):
-            return candidate, accuracy
+        scores = budget.score(scratch, source.format)
+        console.print(f"  keeping {count} layer(s) float: {budget.describe(*scores)}")
+        if budget.holds(*scores):
+            return candidate, scores
+    limits = (
+        [f"within {budget.max_drop_points} accuracy points"] if budget.max_drop_points is not None else []
+    )
+    limits += [f"at {budget.min_agreement} agreement"] if budget.min_agreement is not None else []
     raise EdgeshipError(
-        f"{spec.scheme} cannot stay within {budget.max_drop_points} accuracy points of fp32 even with every layer float",
-        hint="raise --max-accuracy-drop or choose another scheme; nothing was written",
+        f"{spec.scheme} cannot stay {' and '.join(limits)} of fp32 even with every layer float",
+        hint="relax --max-accuracy-drop / --min-agreement or choose another scheme; nothing was written",
     )
 
 

@@ -195,6 +195,24 @@ def test_fallback_keeps_the_sensitive_layer_float(bundle: Path, data: dict[str, 
     assert "Most sensitive to int8-dynamic: /model/bert/pooler/dense/Gemm" in guarded.stderr.replace("\n", "")
 
 
+def test_agreement_budget_also_drives_the_fallback(bundle: Path, data: dict[str, Path]) -> None:
+    result = run_cli(
+        "quantize",
+        str(bundle),
+        "--scheme",
+        "int8-dynamic",
+        "--no-per-channel",
+        "--eval-data",
+        str(data["test"]),
+        "--min-agreement",
+        "0.99",
+    )
+    assert result.returncode == 0, result.stderr
+    variant = Bundle.open(bundle).manifest.variant("onnx-int8-dynamic")
+    assert variant.kept_float == ["/model/bert/pooler/dense/Gemm"]
+    assert variant.eval_agreement >= 0.99
+
+
 def test_a_budget_that_cannot_be_met_fails_and_adds_nothing(bundle: Path, data: dict[str, Path]) -> None:
     result = run_cli(
         "quantize",
@@ -224,7 +242,10 @@ def test_a_budget_that_cannot_be_met_fails_and_adds_nothing(bundle: Path, data: 
         (["--scheme", "int4-weight", "--block-size", "48"], "--block-size: Input should be 32, 64 or 128"),
         (["--scheme", "int4-weight", "--block-size", "128"], "block size 128 does not divide layer"),
         (["--scheme", "fp16"], "scheme 'fp16' is not supported for onnx"),
-        (["--scheme", "int8-dynamic", "--max-accuracy-drop", "1"], "--max-accuracy-drop needs --eval-data"),
+        (
+            ["--scheme", "int8-dynamic", "--max-accuracy-drop", "1"],
+            "--max-accuracy-drop and --min-agreement need --eval-data",
+        ),
         (
             ["--scheme", "int8-dynamic", "--keep-float", "nope"],
             "keep_float names layers that are not in the graph",
