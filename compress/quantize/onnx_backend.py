@@ -183,22 +183,26 @@ class _Reader:
 
 def _int4(source: Path, destination: Path, spec: QuantizationSpec) -> dict[str, Any]:
     import onnx
-    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    from onnxruntime.quantization.matmul_nbits_quantizer import HQQWeightOnlyQuantConfig, MatMulNBitsQuantizer
 
     model = onnx.load(str(source))
     _check_block_size(model, spec)
+    algorithm = (
+        HQQWeightOnlyQuantConfig(block_size=spec.block_size, bits=4) if spec.int4_algorithm == "hqq" else None
+    )
     # accuracy_level 4 (int8 compute) is what makes int4 faster than fp32 on CPUs.
     quantizer = MatMulNBitsQuantizer(
         model,
         bits=4,
         block_size=spec.block_size,
-        is_symmetric=spec.symmetric,
+        is_symmetric=spec.symmetric and spec.int4_algorithm == "rtn",
         accuracy_level=4,
         nodes_to_exclude=_excluded_nodes(spec),
+        algo_config=algorithm,
     )
     quantizer.process()
     quantizer.model.save_model_to_file(str(destination), use_external_data_format=False)
-    return {"quant_format": "MatMulNBits", "algorithm": "rtn", "accuracy_level": 4, "bits": 4}
+    return {"quant_format": "MatMulNBits", "accuracy_level": 4, "bits": 4}
 
 
 def _check_block_size(model: Any, spec: QuantizationSpec) -> None:

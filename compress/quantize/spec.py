@@ -23,6 +23,10 @@ class QuantizationSpec(BaseModel):
     calibration_method: CalibrationMethod = "minmax"
     block_size: Literal[32, 64, 128] = Field(default=32, description="int4-weight: weights per scale.")
     symmetric: bool = Field(default=True, description="int4-weight: symmetric blocks (no zero point).")
+    int4_algorithm: Literal["rtn", "hqq"] = Field(
+        default="rtn",
+        description="int4-weight: round-to-nearest, or half-quadratic (HQQ, asymmetric) scales.",
+    )
     per_channel: bool = Field(default=True, description="int8: one scale per output channel of each weight.")
     keep_float: tuple[str, ...] = Field(default=(), description="Layers (backend names) left in float.")
     target_cpu: Literal["x86", "arm"] | None = Field(

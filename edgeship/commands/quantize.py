@@ -32,6 +32,7 @@ def register(app: typer.Typer) -> None:
         calibration_method: str = typer.Option("minmax", help="int8-static: minmax, entropy or percentile."),
         block_size: int = typer.Option(32, help="int4-weight: 32, 64 or 128 weights per scale."),
         symmetric: bool = typer.Option(True, help="int4-weight: symmetric blocks (no zero point)."),
+        int4_algorithm: str = typer.Option("rtn", help="int4-weight: rtn or hqq (HQQ is asymmetric)."),
         per_channel: bool = typer.Option(True, help="int8: per-output-channel weight scales."),
         target_cpu: str | None = typer.Option(None, help="int8-static: x86 or arm (default: this host)."),
         keep_float: list[str] | None = typer.Option(None, help="Layer to leave in float (repeatable)."),
@@ -64,6 +65,7 @@ def register(app: typer.Typer) -> None:
                     calibration_method=calibration_method,  # type: ignore[arg-type]
                     block_size=block_size,  # type: ignore[arg-type]
                     symmetric=symmetric,
+                    int4_algorithm=int4_algorithm,  # type: ignore[arg-type]
                     per_channel=per_channel,
                     target_cpu=target_cpu,  # type: ignore[arg-type]
                     keep_float=tuple(keep_float or ()),

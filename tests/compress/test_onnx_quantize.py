@@ -171,6 +171,28 @@ def test_int4_quantized_weights_shrink_to_a_fifth(bundle: Path) -> None:
     assert int4_bytes <= 0.20 * fp32_bytes
 
 
+def test_int4_hqq_is_asymmetric_and_stays_accurate(bundle: Path, data: dict[str, Path]) -> None:
+    result = run_cli(
+        "quantize",
+        str(bundle),
+        "--scheme",
+        "int4-weight",
+        "--int4-algorithm",
+        "hqq",
+        "--block-size",
+        "64",
+        "--eval-data",
+        str(data["test"]),
+    )
+    assert result.returncode == 0, result.stderr
+    manifest = Bundle.open(bundle).manifest
+    variant = manifest.variant("onnx-int4-weight")
+    assert variant.produced_by.options["int4_algorithm"] == "hqq"
+    nbits = [n for n in onnx.load(str(bundle / variant.file)).graph.node if n.op_type == "MatMulNBits"]
+    assert len(nbits) == 6 and all(len(n.input) >= 4 for n in nbits)  # zero points present: asymmetric
+    assert abs(variant.accuracy - manifest.variant("onnx-fp32").accuracy) <= 0.02
+
+
 def test_fallback_keeps_the_sensitive_layer_float(bundle: Path, data: dict[str, Path]) -> None:
     args = [
         "quantize",
