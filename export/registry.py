@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from edgeship.errors import EdgeshipError
 from edgeship.manifest import GraphInfo, TensorSpec
+from edgeship.registry import Registry
 
 if TYPE_CHECKING:
     from edgeship.compress.sources import LoadedModel
@@ -47,39 +45,24 @@ class Exporter(Protocol):
         ...
 
 
-_EXPORTERS: dict[str, Exporter] = {}
+EXPORTERS: Registry[Exporter] = Registry("exporter", "edgeship.export", "_exporter")
 
 
 def register_exporter(artifact_format: str) -> Callable[[type], type]:
     """Class decorator: register an exporter for `artifact_format`."""
 
     def decorator(cls: type) -> type:
-        _EXPORTERS[artifact_format] = cls()
+        EXPORTERS.add(artifact_format, cls())
         return cls
 
     return decorator
 
 
-def _discover() -> None:
-    import edgeship.export as package
-
-    for module in pkgutil.iter_modules(package.__path__):
-        if module.name.endswith("_exporter"):
-            importlib.import_module(f"{package.__name__}.{module.name}")
-
-
 def available_formats() -> list[str]:
     """Formats with a registered exporter."""
-    _discover()
-    return sorted(_EXPORTERS)
+    return EXPORTERS.names()
 
 
 def get_exporter(artifact_format: str) -> Exporter:
     """The exporter for `artifact_format`, or an error listing the ones there are."""
-    _discover()
-    if artifact_format not in _EXPORTERS:
-        raise EdgeshipError(
-            f"unknown export format '{artifact_format}'",
-            hint=f"choose one of: {', '.join(available_formats())}",
-        )
-    return _EXPORTERS[artifact_format]
+    return EXPORTERS.get(artifact_format)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from edgeship.errors import EdgeshipError
+from edgeship.registry import Registry
 
 
 class Session(Protocol):
@@ -27,34 +25,19 @@ class Session(Protocol):
 
 
 SessionFactory = Callable[[Path, int | None], Session]
-_RUNTIMES: dict[str, SessionFactory] = {}
+RUNTIMES: Registry[SessionFactory] = Registry("runtime on this host", "edgeship.runtimes", "_session")
 
 
 def register_runtime(artifact_format: str) -> Callable[[SessionFactory], SessionFactory]:
     """Decorator: `factory(path, threads)` opens artifacts of `artifact_format`."""
 
     def decorator(factory: SessionFactory) -> SessionFactory:
-        _RUNTIMES[artifact_format] = factory
+        RUNTIMES.add(artifact_format, factory)
         return factory
 
     return decorator
 
 
-def _discover() -> None:
-    import edgeship.runtimes as package
-
-    for module in pkgutil.iter_modules(package.__path__):
-        if module.name.endswith("_session"):
-            importlib.import_module(f"{package.__name__}.{module.name}")
-
-
 def open_session(path: Path, artifact_format: str, threads: int | None = None) -> Session:
     """Open `path` with the runtime registered for its format."""
-    _discover()
-    factory = _RUNTIMES.get(artifact_format)
-    if factory is None:
-        raise EdgeshipError(
-            f"no runtime for format '{artifact_format}' on this host",
-            hint=f"runtimes available: {', '.join(sorted(_RUNTIMES)) or 'none'}",
-        )
-    return factory(Path(path), threads)
+    return RUNTIMES.get(artifact_format)(Path(path), threads)

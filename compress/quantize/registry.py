@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +12,7 @@ import numpy as np
 from edgeship.compress.quantize.spec import QuantizationSpec, Scheme
 from edgeship.errors import EdgeshipError
 from edgeship.manifest import GraphInfo
+from edgeship.registry import Registry
 
 CalibrationBatches = list[dict[str, np.ndarray]]
 
@@ -48,36 +47,22 @@ class Quantizer(Protocol):
         ...
 
 
-_QUANTIZERS: dict[str, Quantizer] = {}
+QUANTIZERS: Registry[Quantizer] = Registry("quantization backend", "edgeship.compress.quantize", "_backend")
 
 
 def register_quantizer(artifact_format: str) -> Callable[[type], type]:
     """Class decorator: register a quantization backend for `artifact_format`."""
 
     def decorator(cls: type) -> type:
-        _QUANTIZERS[artifact_format] = cls()
+        QUANTIZERS.add(artifact_format, cls())
         return cls
 
     return decorator
 
 
-def _discover() -> None:
-    import edgeship.compress.quantize as package
-
-    for module in pkgutil.iter_modules(package.__path__):
-        if module.name.endswith("_backend"):
-            importlib.import_module(f"{package.__name__}.{module.name}")
-
-
 def get_quantizer(artifact_format: str, scheme: Scheme) -> Quantizer:
     """The backend that applies `scheme` to `artifact_format`, or an error naming what exists."""
-    _discover()
-    quantizer = _QUANTIZERS.get(artifact_format)
-    if quantizer is None:
-        raise EdgeshipError(
-            f"no quantization backend for format '{artifact_format}'",
-            hint=f"formats with one: {', '.join(sorted(_QUANTIZERS)) or 'none'}",
-        )
+    quantizer = QUANTIZERS.get(artifact_format)
     if scheme not in quantizer.schemes:
         raise EdgeshipError(
             f"scheme '{scheme}' is not supported for {artifact_format}",
