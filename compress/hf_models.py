@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ def load_hf_model(
     """Load a classifier with `from_pretrained`, eager attention so ORT can fuse it."""
     import transformers
 
+    # transformers imports torchao (a litert-torch dependency) when present; torch then logs warnings
+    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     config = _load_config(spec, revision)
