@@ -1,0 +1,117 @@
+"""Distillation on text: the demo's MiniLM-L6 teacher vs each student (DistilBERT-, TinyBERT-, MobileBERT-style).
+
+For each model: parameters, ONNX fp32 size, ONNX latency (local agent, seq 64, batch 1, 2 threads, same
+runs for all) and accuracy on held-out Rotten Tomatoes reviews. Not run in CI.
+
+    .venv/bin/python benchmarks/distill_text.py [--train 5000 --test 2000 --epochs 3 --runs 100]
+        [--students distilbert,tinybert,mobilebert] [--out benchmarks/results/distill_text.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+THREADS = 2
+
+
+def measure(bundle_dir: Path, test: Any, runs: int) -> dict[str, Any]:
+    """Accuracy and latency of a bundle's ONNX fp32 variant."""
+    from edgeship.bundle import Bundle
+    from edgeship.pipeline.bench import bench_bundle
+    from edgeship.pipeline.evaluate import evaluate_bundle
+
+    evaluate_bundle(bundle_dir, test, split="test")
+    bench_bundle(bundle_dir, runs=runs, warmup=10, threads=THREADS)
+    manifest = Bundle.open(bundle_dir).manifest
+    variant = manifest.variants[0]
+    bench = next(b for b in manifest.benchmarks if b.variant == variant.id)
+    return {"bytes": variant.bytes, "accuracy": variant.accuracy, "p50_ms": bench.latency_ms.p50}
+
+
+def main() -> None:
+    """Train the teacher (cached) and each student, then print and save the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=int, default=5000)
+    parser.add_argument("--test", type=int, default=2000)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--students", default="distilbert,tinybert,mobilebert")
+    parser.add_argument("--work", type=Path, default=Path("out/distill-text"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/distill_text.json"))
+    args = parser.parse_args()
+
+    from rich.table import Table
+
+    from edgeship.compress.datasets import load_rotten_tomatoes, split_examples
+    from edgeship.console import results
+    from edgeship.export.registry import ExportOptions
+    from edgeship.pipeline.demo import DemoOptions, _teacher, default_cache_dir
+    from edgeship.pipeline.distill import DistillOptions, distill_to_bundle
+    from edgeship.pipeline.export import export_model
+
+    options = DemoOptions(train_samples=args.train, test_samples=args.test)
+    train, test = split_examples(load_rotten_tomatoes(), test_size=args.test, train_size=args.train, seed=0)
+    test = dataclasses.replace(test, name="rotten_tomatoes")
+    teacher_dir, _ = _teacher(train, test, options, default_cache_dir())
+    shutil.rmtree(args.work, ignore_errors=True)
+    export_model(
+        str(teacher_dir), args.work / "teacher", options=ExportOptions(max_length=options.max_length)
+    )
+    rows = [{"model": "teacher (MiniLM-L6, 6 x 384)", **measure(args.work / "teacher", test, args.runs)}]
+    from edgeship.compress.distill.estimate import count_parameters
+    from edgeship.compress.sources import load_model
+
+    rows[0]["parameters"] = count_parameters(load_model(str(teacher_dir)).model)
+    for kind in args.students.split(","):
+        result = distill_to_bundle(
+            str(teacher_dir),
+            train,
+            args.work / kind,
+            DistillOptions(
+                student=kind, epochs=args.epochs, learning_rate=1e-4 if kind == "distilbert" else 5e-4
+            ),
+            eval_data=test,
+        )
+        rows.append(
+            {
+                "model": f"{kind} ({result.record['description']})",
+                "parameters": result.record["student_parameters"],
+                "seconds_training": result.record["seconds"],
+                **measure(args.work / kind, test, args.runs),
+            }
+        )
+    teacher = rows[0]
+    for row in rows:
+        row["speedup"] = teacher["p50_ms"] / row["p50_ms"]
+        row["accuracy_vs_teacher"] = row["accuracy"] / teacher["accuracy"]
+    table = Table(
+        title=f"Distillation on Rotten Tomatoes ({args.train} train / {args.test} test, {args.epochs} epochs)"
+    )
+    for column in ("model", "params M", "ONNX MB", "p50 ms", "speed-up", "accuracy", "vs teacher"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in rows:
+        table.add_row(
+            row["model"],
+            f"{row['parameters'] / 1e6:.2f}",
+            f"{row['bytes'] / 1e6:.1f}",
+            f"{row['p50_ms']:.2f}",
+            f"{row['speedup']:.2f}x",
+            f"{row['accuracy']:.2%}",
+            f"{row['accuracy_vs_teacher']:.1%}",
+        )
+    results.print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps({"settings": vars(args) | {"threads": THREADS}, "rows": rows}, indent=2, default=str)
+    )
+
+
+if __name__ == "__main__":
+    main()

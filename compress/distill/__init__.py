@@ -1,0 +1,1 @@
+"""Distillation: student builders (a registry), losses and an Accelerate trainer."""

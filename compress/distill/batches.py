@@ -1,0 +1,90 @@
+"""Training batches for distillation (length-grouped text, pre-processed images) and student predictions."""
+
+from __future__ import annotations
+
+import inspect
+import random
+from typing import Any, TypeAlias
+
+import numpy as np
+import torch
+
+from edgeship.compress.data import ImageExamples, TextExamples
+from edgeship.compress.finetune import _encode, _length_grouped_batches, _token_lengths
+from edgeship.compress.preprocess import load_image
+from edgeship.compress.sources import LoadedModel
+
+Examples: TypeAlias = TextExamples | ImageExamples
+
+
+def run_batches(
+    examples: Examples, teacher: LoadedModel, batch_size: int, epochs: int, max_length: int, seed: int
+) -> list[list[int]]:
+    """Every batch of the run, epoch after epoch, in a fixed order derived from `seed` (resume skips a prefix)."""
+    if isinstance(examples, TextExamples):
+        lengths = _token_lengths(teacher.tokenizer, examples.texts, max_length)
+    else:
+        lengths = [0] * len(examples)
+    batches: list[list[int]] = []
+    for epoch in range(epochs):
+        batches.extend(_length_grouped_batches(lengths, batch_size, random.Random(seed * 1000 + epoch)))
+    return batches
+
+
+def load_images(examples: ImageExamples, teacher: LoadedModel) -> torch.Tensor:
+    """Every image pre-processed as the teacher expects, stacked into one NCHW tensor."""
+    assert teacher.image_preprocessing is not None
+    return torch.from_numpy(
+        np.stack([load_image(path, teacher.image_preprocessing) for path in examples.paths])
+    )
+
+
+def collate_function(examples: Examples, teacher: LoadedModel, max_length: int) -> Any:
+    """Turns a list of example indices into (model inputs, labels)."""
+    if isinstance(examples, TextExamples):
+
+        def collate_text(indices: list[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+            inputs = _encode(
+                teacher.tokenizer, [examples.texts[i] for i in indices], max_length, torch.device("cpu")
+            )
+            return inputs, torch.tensor([examples.labels[i] for i in indices])
+
+        return collate_text
+    pixels = load_images(examples, teacher)
+
+    def collate_images(indices: list[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        return {"pixel_values": pixels[indices]}, torch.tensor([examples.labels[i] for i in indices])
+
+    return collate_images
+
+
+def predict(
+    model: Any, framework: str, examples: Examples, teacher: LoadedModel, max_length: int
+) -> np.ndarray:
+    """Predicted label of each example by a (student or teacher) model."""
+    device = next(model.parameters()).device
+    collate = collate_function(examples, teacher, max_length)
+    predictions = []
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(examples), 64):
+            inputs, _ = collate(list(range(start, min(start + 64, len(examples)))))
+            inputs = {name: value.to(device) for name, value in accepted_inputs(model, inputs).items()}
+            logits = model(inputs["pixel_values"]) if framework == "timm" else model(**inputs).logits
+            predictions.append(logits.argmax(dim=-1).cpu().numpy())
+    return np.concatenate(predictions)
+
+
+def accepted_inputs(model: Any, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The inputs `model.forward` takes (DistilBERT takes no token_type_ids)."""
+    parameters = inspect.signature(getattr(model, "module", model).forward).parameters
+    if "pixel_values" in inputs or any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+        return inputs
+    return {name: value for name, value in inputs.items() if name in parameters}
+
+
+def accuracy(model: Any, framework: str, examples: Examples, teacher: LoadedModel, max_length: int) -> float:
+    """Share of examples the model labels correctly."""
+    return float(
+        np.mean(predict(model, framework, examples, teacher, max_length) == np.asarray(examples.labels))
+    )

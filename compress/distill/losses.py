@@ -1,0 +1,100 @@
+"""Distillation losses: soft-target KL (x T^2), hard-label CE, hidden-state and attention transfer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edgeship.compress.distill.weights import FeatureLoss, LossWeights
+
+
+@dataclass
+class Outputs:
+    """What one forward pass gives the losses: logits, hidden states (embeddings first), attention maps."""
+
+    logits: torch.Tensor
+    hidden_states: tuple[torch.Tensor, ...] = ()
+    attentions: tuple[torch.Tensor, ...] = ()
+
+
+def soft_target_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) on temperature-softened distributions, scaled by T^2 (Hinton et al.)."""
+    log_student = F.log_softmax(student / temperature, dim=-1)
+    soft_teacher = F.softmax(teacher / temperature, dim=-1)
+    return F.kl_div(log_student, soft_teacher, reduction="batchmean") * temperature**2
+
+
+def feature_distance(
+    student: torch.Tensor, teacher: torch.Tensor, kind: FeatureLoss, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """MSE or (1 - cosine) between features of the same width, over unmasked positions."""
+    if kind == "cosine":
+        per_position = 1.0 - F.cosine_similarity(student, teacher, dim=-1)
+    else:
+        per_position = (student - teacher).pow(2).mean(dim=-1)
+    if mask is None:
+        return per_position.mean()
+    weights = mask.to(per_position.dtype)
+    return (per_position * weights).sum() / weights.sum().clamp(min=1.0)
+
+
+def attention_distance(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """MSE between attention maps; head-averaged when the head counts differ."""
+    if student.shape[1] != teacher.shape[1]:
+        student, teacher = student.mean(dim=1, keepdim=True), teacher.mean(dim=1, keepdim=True)
+    return F.mse_loss(student, teacher)
+
+
+class DistillationLoss(nn.Module):
+    """The weighted sum of every term, holding the learned student-to-teacher width projections."""
+
+    def __init__(
+        self, weights: LossWeights, layer_map: list[int], student_width: int, teacher_width: int
+    ) -> None:
+        super().__init__()
+        self.weights, self.layer_map = weights, layer_map
+        self.projections = nn.ModuleList(
+            nn.Identity() if student_width == teacher_width else nn.Linear(student_width, teacher_width)
+            for _ in layer_map
+        )
+
+    def forward(
+        self,
+        student: Outputs,
+        teacher: Outputs,
+        labels: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        transfer_stage: bool = False,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Total loss and each weighted term; in the transfer stage only hidden/attention terms count."""
+        w = self.weights
+        terms: dict[str, torch.Tensor] = {}
+        if not transfer_stage:
+            if w.soft:
+                terms["soft"] = w.soft * soft_target_kl(student.logits, teacher.logits, w.temperature)
+            if w.hard:
+                terms["hard"] = w.hard * F.cross_entropy(student.logits, labels)
+        if w.hidden and self.layer_map:
+            distances = [
+                feature_distance(
+                    project(student.hidden_states[i]), teacher.hidden_states[t], w.hidden_loss, mask
+                )
+                for i, (t, project) in enumerate(zip(self.layer_map, self.projections, strict=True))
+            ]
+            terms["hidden"] = w.hidden * torch.stack(distances).mean()
+        if w.attention and student.attentions:
+            # attention i belongs to hidden state i + 1 (the layer's output)
+            pairs = [
+                (s, teacher.attentions[t - 1])
+                for s, t in zip(student.attentions, self.layer_map[1:], strict=True)
+            ]
+            terms["attention"] = (
+                w.attention * torch.stack([attention_distance(s, t) for s, t in pairs]).mean()
+            )
+        if not terms:
+            terms["soft"] = soft_target_kl(student.logits, teacher.logits, w.temperature)
+        total = torch.stack(list(terms.values())).sum()
+        return total, {name: float(value.detach()) for name, value in terms.items()}
