@@ -55,3 +55,11 @@ class DataError(EdgeshipError):
 
 class MissingDependencyError(EdgeshipError):
     """An optional dependency (extra) that is not installed."""
+
+
+class DistillError(EdgeshipError):
+    """A student that cannot be built from a teacher, or a distillation run that cannot start or resume."""
+
+
+class DeviceError(EdgeshipError):
+    """A device that cannot be reached, trusted, pushed to or benchmarked on."""

@@ -1,8 +1,9 @@
 """edgeship benchmark agent: time one artifact on this machine and print one JSON object.
 
 Standalone by design: it imports only the standard library, numpy and the one runtime it drives, so it
-can be copied to a device as a single file and run with `python3 agent.py --model FILE --inputs JSON`.
-Works on Python 3.9+.
+can be copied to a device as a single file and run with `python3 agent.py --model FILE --inputs JSON`
+(or `--input-file FEEDS.npz` for real inputs); `python3 agent.py --probe` describes the device instead.
+Works on Python 3.9+. Exit status 3 means the runtime the artifact needs is not installed.
 """
 
 from __future__ import annotations
@@ -12,12 +13,33 @@ import json
 import os
 import platform
 import resource
+import shutil
 import sys
 import time
 
 import numpy as np
 
 RUNTIME_BY_SUFFIX = {".onnx": "onnxruntime", ".ort": "onnxruntime", ".tflite": "litert"}
+RUNTIME_MODULES = {
+    "onnxruntime": "onnxruntime",
+    "ai-edge-litert": "ai_edge_litert",
+    "tflite-runtime": "tflite_runtime",
+}
+MISSING_RUNTIME_EXIT = 3
+# Linux "CPU part" numbers of Arm cores (implementer 0x41) that edge boards carry.
+ARM_CORES = {
+    "0xd03": "Cortex-A53",
+    "0xd05": "Cortex-A55",
+    "0xd07": "Cortex-A57",
+    "0xd08": "Cortex-A72",
+    "0xd0b": "Cortex-A76",
+    "0xd42": "Cortex-A78AE",
+    "0xd4b": "Cortex-A78C",
+}
+
+
+class MissingRuntime(Exception):
+    """The runtime an artifact needs cannot be imported on this machine."""
 
 
 def make_inputs(specs: list, seed: int = 0) -> dict:
@@ -38,7 +60,10 @@ def make_inputs(specs: list, seed: int = 0) -> dict:
 
 def open_onnxruntime(model: str, threads: int):
     """An onnxruntime runner: returns (run_fn, runtime version)."""
-    import onnxruntime as ort
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise MissingRuntime("onnxruntime") from exc
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -55,8 +80,10 @@ def open_litert(model: str, threads: int):
 
         version = _package_version("ai-edge-litert")
     except ImportError:
-        from tflite_runtime import interpreter as tfl
-
+        try:
+            from tflite_runtime import interpreter as tfl
+        except ImportError as exc:
+            raise MissingRuntime("ai-edge-litert") from exc
         version = "tflite_runtime " + _package_version("tflite-runtime")
     interp = tfl.Interpreter(model_path=model, num_threads=threads)
     interp.allocate_tensors()
@@ -94,12 +121,39 @@ def cpu_info() -> dict:
                 key, _, value = line.partition(":")
                 key = key.strip().lower()
                 if key in ("model name", "cpu part") and not info["model"]:
-                    info["model"] = value.strip()
+                    info["model"] = ARM_CORES.get(value.strip(), value.strip())
                 elif key in ("flags", "features") and not info["features"]:
                     info["features"] = value.split()
     except OSError:
         pass
     return info
+
+
+def runtime_versions() -> dict:
+    """Each known runtime package that imports here, with its version (absent ones are left out)."""
+    import importlib
+
+    found = {}
+    for package, module in RUNTIME_MODULES.items():
+        try:
+            importlib.import_module(module)
+        except Exception:  # a broken install (wrong numpy, missing library) counts as absent
+            continue
+        found[package] = _package_version(package)
+    return found
+
+
+def probe(workdir: str) -> dict:
+    """What this machine is: CPU, Python, runtimes that import, free disk under `workdir`."""
+    usage = shutil.disk_usage(workdir if os.path.isdir(workdir) else os.path.expanduser("~"))
+    return {
+        "cpu": cpu_info(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "runtimes": runtime_versions(),
+        "system": f"{platform.system()} {platform.release()}",
+        "free_disk_mb": usage.free // (1 << 20),
+    }
 
 
 def latency_stats(milliseconds: list) -> dict:
@@ -115,8 +169,22 @@ def latency_stats(milliseconds: list) -> dict:
     }
 
 
-def benchmark(model: str, specs: list, threads: int, runs: int, warmup: int, emulated: bool = False) -> dict:
-    """Load `model`, run warm-up then timed inferences, and describe the result."""
+def load_feeds(path: str) -> dict:
+    """Real inputs from an .npz file, one array per input name."""
+    with np.load(path) as arrays:
+        return {name: arrays[name] for name in arrays.files}
+
+
+def benchmark(
+    model: str,
+    feeds: dict,
+    threads: int,
+    runs: int,
+    warmup: int,
+    emulated: bool = False,
+    outputs_file: str | None = None,
+) -> dict:
+    """Load `model`, run warm-up then timed inferences on `feeds`, and describe the result."""
     suffix = os.path.splitext(model)[1]
     runtime = RUNTIME_BY_SUFFIX.get(suffix)
     if runtime is None:
@@ -124,7 +192,8 @@ def benchmark(model: str, specs: list, threads: int, runs: int, warmup: int, emu
     started = time.perf_counter()
     run, version = (open_onnxruntime if runtime == "onnxruntime" else open_litert)(model, threads)
     load_ms = (time.perf_counter() - started) * 1000
-    feeds = make_inputs(specs)
+    if outputs_file:
+        np.savez(outputs_file, *run(feeds))
     for _ in range(warmup):
         run(feeds)
     timings = []
@@ -153,16 +222,30 @@ def benchmark(model: str, specs: list, threads: int, runs: int, warmup: int, emu
 def main(argv: list | None = None) -> int:
     """Command line: print the benchmark result as JSON on stdout."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="artifact file (.onnx, .ort, .tflite)")
-    parser.add_argument("--inputs", required=True, help="JSON list of {name, dtype, shape, low, high}")
+    parser.add_argument("--model", help="artifact file (.onnx, .ort, .tflite)")
+    parser.add_argument("--inputs", help="JSON list of {name, dtype, shape, low, high}: random inputs")
+    parser.add_argument("--input-file", help=".npz of real inputs, one array per input name")
+    parser.add_argument("--save-outputs", help="write the outputs of the first run to this .npz")
+    parser.add_argument("--probe", action="store_true", help="describe this machine instead of timing")
+    parser.add_argument("--workdir", default=".", help="with --probe: where free disk is measured")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--emulated", action="store_true", help="mark results as emulation timings")
     args = parser.parse_args(argv)
-    result = benchmark(
-        args.model, json.loads(args.inputs), args.threads, args.runs, args.warmup, args.emulated
-    )
+    if args.probe:
+        print(json.dumps(probe(args.workdir)))
+        return 0
+    if not args.model or not (args.inputs or args.input_file):
+        parser.error("--model and one of --inputs / --input-file are required")
+    feeds = load_feeds(args.input_file) if args.input_file else make_inputs(json.loads(args.inputs))
+    try:
+        result = benchmark(
+            args.model, feeds, args.threads, args.runs, args.warmup, args.emulated, args.save_outputs
+        )
+    except MissingRuntime as missing:
+        print(f"agent: {missing} is not installed here (pip install {missing})", file=sys.stderr)
+        return MISSING_RUNTIME_EXIT
     print(json.dumps(result))
     return 0
 

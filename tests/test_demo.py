@@ -45,6 +45,12 @@ def test_demo_trains_exports_evaluates_and_benchmarks_offline(tmp_path: Path) ->
             and benchmark.runs == 3
             and benchmark.input_shapes["input_ids"] == [1, 64]
         )
+    student = Bundle.open(tmp_path / "out" / "rotten-tomatoes-minilm-student").manifest
+    assert student.source.role == "student" and student.source.teacher == manifest.source.model
+    assert [v.id for v in student.variants] == list(variants)
+    assert student.variants[0].bytes < 0.8 * variant.bytes
+    assert sorted(b.variant for b in student.benchmarks) == sorted(variants)
+    assert "Demo student" in result.stdout and "PyTorch student accuracy" in result.stdout
     assert "PyTorch teacher accuracy" in result.stdout and str(bundle.root) in result.stdout.replace("\n", "")
     # a second run reuses the cached teacher instead of training again
     again = run_cli(*args, env=env)

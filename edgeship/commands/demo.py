@@ -44,6 +44,14 @@ def register(app: typer.Typer) -> None:
         results.print(
             variants_table(result.bundle.manifest, title="Demo teacher: all-MiniLM-L6-v2 on Rotten Tomatoes")
         )
+        if result.student_bundle is not None:
+            results.print(
+                variants_table(
+                    result.student_bundle.manifest,
+                    title="Demo student: 3 of the teacher's 6 layers (DistilBERT recipe), distilled",
+                )
+            )
+            results.print(f"PyTorch student accuracy {result.student_pytorch_accuracy:.2%}")
         results.print(
             f"PyTorch teacher accuracy {result.pytorch_accuracy:.2%} on {test_samples} held-out reviews; "
             f"bundle at [bold]{result.bundle.root}[/bold]; finished in {result.seconds:.0f} s"

@@ -9,7 +9,8 @@ from typing import Any
 
 from edgeship.bundle import Bundle, write_text_atomic
 from edgeship.console import console
-from edgeship.devices.local import get_device
+from edgeship.devices.push import check_runnable, staged_files
+from edgeship.devices.registry import get_device
 from edgeship.errors import EdgeshipError
 from edgeship.manifest import Benchmark, LatencyStats, Manifest, TextPreprocessing
 
@@ -40,25 +41,35 @@ def bench_bundle(
     device: str = "local",
     variant_ids: list[str] | None = None,
     threads: int | None = None,
-    runs: int = 50,
-    warmup: int = 5,
+    runs: int | None = None,
+    warmup: int | None = None,
     batch: int = 1,
     sequence_length: int | None = None,
 ) -> list[Benchmark]:
-    """Benchmark the chosen variants; raw agent JSON goes to bench/<device>/, summaries to the manifest."""
+    """Benchmark the chosen variants on a device (pushing what it lacks); raw agent JSON goes to
+    bench/<device>/, summaries to the manifest. Emulated devices default to 5 runs after 1 warm-up."""
+    bundle = Bundle.open(bundle_dir)
+    target = get_device(device)
+    runs = runs if runs is not None else (5 if target.emulated else 50)
+    warmup = warmup if warmup is not None else (1 if target.emulated else 5)
     if runs < 1 or warmup < 0 or batch < 1 or (threads is not None and threads < 1):
         raise EdgeshipError(
             "--runs, --batch and --threads must be at least 1 and --warmup at least 0", hint="fix the option"
         )
-    bundle = Bundle.open(bundle_dir)
-    target = get_device(device)
-    threads = threads or os.cpu_count() or 1
+    variants = bundle.select_variants(variant_ids)
+    with console.status(f"Probing {device} ({target.address})"):
+        probe = target.probe()
+    check_runnable(target, probe, variants, bundle.manifest.source.task)
+    threads = threads or probe["cpu"]["cores"] or os.cpu_count() or 1
     specs = input_specs(bundle.manifest, batch, sequence_length)
+    files = staged_files(bundle, variants)
+    with console.status(f"Pushing {len(variants)} variant(s) to {device}"):
+        locations = target.stage(files)
     results = []
-    for variant in bundle.select_variants(variant_ids):
-        model = bundle.verified_file(variant)
+    for variant, item in zip(variants, files, strict=True):
+        location = locations[item.relative]
         with console.status(f"Benchmarking {variant.id} on {device} ({runs} runs, {threads} threads)"):
-            raw = target.run_agent(model, specs, threads=threads, runs=runs, warmup=warmup)
+            raw = target.run_agent(location, specs, threads=threads, runs=runs, warmup=warmup)
         raw_file = f"bench/{device}/{variant.id}.json"
         bundle.path(raw_file).parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(bundle.path(raw_file), json.dumps(raw, indent=2) + "\n")

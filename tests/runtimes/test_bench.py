@@ -129,3 +129,60 @@ def test_agent_runs_as_a_lone_file_outside_the_package(bundle: Path, tmp_path: P
     assert result["runtime"] == "onnxruntime" and result["runs"] == 4
     assert result["input_shapes"] == {"input_ids": [1, 8], "attention_mask": [1, 8]}
     assert set(result["latency_ms"]) == {"p50", "p90", "p99", "mean", "std", "min"}
+
+
+def test_agent_parses_as_python_3_9() -> None:
+    ast.parse(AGENT.read_text(), feature_version=(3, 9))
+
+
+def bare_venv(folder: Path, *packages: str) -> str:
+    """A venv holding only `packages`, linked from this environment (no network); returns its python."""
+    import importlib.util
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    [site] = (folder / "lib").glob("python3*/site-packages")
+    for package in packages:
+        spec = importlib.util.find_spec(package)
+        assert spec and spec.origin
+        (site / package).symlink_to(Path(spec.origin).parent)
+        for libs in Path(spec.origin).parent.parent.glob(f"{package}.libs"):
+            (site / libs.name).symlink_to(libs)
+    return str(folder / "bin" / "python")
+
+
+def run_lone_agent(python: str, folder: Path, *arguments: str) -> subprocess.CompletedProcess:
+    """The agent copied alone into `folder` and run there."""
+    lone = folder / "agent.py"
+    lone.write_text(AGENT.read_text())
+    command = [python, str(lone), *arguments]
+    return subprocess.run(command, capture_output=True, text=True, check=False, cwd=folder, timeout=300)
+
+
+def test_agent_runs_in_a_bare_venv_with_only_numpy_and_onnxruntime(bundle: Path, tmp_path: Path) -> None:
+    python = bare_venv(tmp_path / "bare", "numpy", "onnxruntime")
+    edgeship_visible = subprocess.run(
+        [python, "-c", "import edgeship"], capture_output=True, cwd=tmp_path, check=False
+    )
+    assert edgeship_visible.returncode != 0
+    facts = json.loads(run_lone_agent(python, tmp_path, "--probe").stdout)
+    assert set(facts["runtimes"]) == {"onnxruntime"} and facts["free_disk_mb"] > 0
+    inputs = [
+        {"name": "input_ids", "dtype": "int64", "shape": [1, 8], "low": 0, "high": 30522},
+        {"name": "attention_mask", "dtype": "int64", "shape": [1, 8], "low": 1, "high": 2},
+    ]
+    model = str(bundle / "models" / "onnx-fp32.onnx")
+    completed = run_lone_agent(
+        python, tmp_path, "--model", model, "--inputs", json.dumps(inputs), "--runs", "3"
+    )
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout)
+    assert result["runs"] == 3 and result["load_ms"] > 0 and result["peak_rss_mb"] > 10
+    assert result["emulated"] is False and result["python"] == facts["python"]
+
+
+def test_agent_without_the_runtime_exits_3_and_says_what_to_install(bundle: Path, tmp_path: Path) -> None:
+    python = bare_venv(tmp_path / "numpy-only", "numpy")
+    inputs = json.dumps([{"name": "input_ids", "dtype": "int64", "shape": [1, 4]}])
+    model = str(bundle / "models" / "onnx-fp32.onnx")
+    completed = run_lone_agent(python, tmp_path, "--model", model, "--inputs", inputs)
+    assert completed.returncode == 3 and "onnxruntime is not installed here" in completed.stderr

@@ -1,0 +1,149 @@
+"""The device interface: stage artifacts, probe the machine and run the standalone agent there."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from edgeship.devices.profiles import DeviceProfile
+from edgeship.errors import DeviceError
+
+MISSING_RUNTIME_EXIT = 3  # the agent's exit status when the artifact's runtime does not import
+TIMEOUT_EXIT = 124  # coreutils `timeout`
+
+
+def agent_path() -> Path:
+    """Path of the standalone agent file (the one copied to remote devices)."""
+    import edgeship.runtimes
+
+    return Path(edgeship.runtimes.__file__).resolve().parent / "agent.py"
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A finished command: exit status and captured output."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class Staged:
+    """One file to place on a device: the local file, its sha256 and its path under the device workdir."""
+
+    local: Path
+    sha256: str
+    relative: str
+
+
+class Device(ABC):
+    """A place the agent runs: the host, an emulator or a board over SSH."""
+
+    remote = False  # whether files must be sent to it (the host and QEMU read them in place)
+
+    def __init__(self, name: str, profile: DeviceProfile, timeout: float = 1800) -> None:
+        self.name = name
+        self.profile = profile
+        self.timeout = timeout
+
+    @classmethod
+    def from_entry(cls, name: str, entry: Any) -> Device:
+        """A device configured in the user's devices file (transports that need an address)."""
+        raise DeviceError(f"device '{name}': transport {cls.__name__} takes no configuration")
+
+    @property
+    def emulated(self) -> bool:
+        """Whether timings come from an emulator (never to be read as hardware latency)."""
+        return self.profile.emulated
+
+    @property
+    def address(self) -> str:
+        """How the device is reached, for listings."""
+        return "this machine"
+
+    def push(self, item: Staged) -> tuple[str, bool]:
+        """Make one file available on the device; returns (its path there, whether it was sent)."""
+        return str(item.local), False
+
+    def stage(self, files: list[Staged]) -> dict[str, str]:
+        """Make `files` available on the device; returns each relative path's location there."""
+        return {item.relative: self.push(item)[0] for item in files}
+
+    def agent_location(self) -> str:
+        """Where the agent file is on the device."""
+        return str(agent_path())
+
+    @abstractmethod
+    def execute_agent(self, arguments: list[str], timeout: float) -> Completed:
+        """Run `python agent.py ARGUMENTS` on the device."""
+
+    def probe(self) -> dict[str, Any]:
+        """CPU, cores, Python, importable runtimes and free disk, as the agent reports them."""
+        return self._agent_json(["--probe", "--workdir", self.workdir_location()], "probe", self.timeout)
+
+    def workdir_location(self) -> str:
+        """The folder on the device that holds pushed files."""
+        return "."
+
+    def run_agent(
+        self,
+        model: str,
+        inputs: list[dict[str, Any]],
+        *,
+        threads: int,
+        runs: int,
+        warmup: int,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Benchmark `model` (a path on the device) with the agent and return its JSON result."""
+        arguments = ["--model", model, "--inputs", json.dumps(inputs), "--threads", str(threads)]
+        arguments += ["--runs", str(runs), "--warmup", str(warmup)]
+        if self.emulated:
+            arguments.append("--emulated")
+        return self._agent_json(arguments, f"benchmark of {Path(model).name}", timeout or self.timeout)
+
+    def _agent_json(self, arguments: list[str], what: str, timeout: float) -> dict[str, Any]:
+        completed = self.execute_agent(arguments, timeout)
+        if completed.returncode == TIMEOUT_EXIT:
+            raise DeviceError(
+                f"{what} on device '{self.name}' timed out after {timeout:g} s",
+                hint="use fewer --runs, or raise the device's timeout (edgeship devices add ... --timeout)",
+            )
+        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        if "No module named 'numpy'" in completed.stderr:
+            raise DeviceError(
+                f"{what} on device '{self.name}': numpy is not installed there",
+                hint="install numpy and onnxruntime / ai-edge-litert on the device",
+            )
+        if completed.returncode == MISSING_RUNTIME_EXIT:
+            raise DeviceError(
+                f"{what} on device '{self.name}': {last.removeprefix('agent: ')}",
+                hint="install onnxruntime / ai-edge-litert on the device",
+            )
+        if completed.returncode != 0:
+            raise DeviceError(f"{what} on device '{self.name}' failed: {last}", hint="run with --debug")
+        try:
+            return dict(json.loads(completed.stdout))
+        except json.JSONDecodeError as exc:
+            raise DeviceError(
+                f"{what} on device '{self.name}' printed no JSON result", hint="run with --debug"
+            ) from exc
+
+
+DeviceT = TypeVar("DeviceT", bound=type[Device])
+TRANSPORTS: dict[str, type[Device]] = {}
+
+
+def register_transport(kind: str) -> Callable[[DeviceT], DeviceT]:
+    """Decorator: a Device class reached through transport `kind` (local, qemu, ssh)."""
+
+    def decorator(cls: DeviceT) -> DeviceT:
+        TRANSPORTS[kind] = cls
+        return cls
+
+    return decorator

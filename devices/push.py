@@ -1,0 +1,77 @@
+"""Which bundle files go where on a device, and whether the device has the runtimes they need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from edgeship.bundle import Bundle
+from edgeship.devices.base import Device, Staged
+from edgeship.errors import DeviceError
+from edgeship.manifest import Variant
+
+RUNTIMES_FOR_FORMAT = {
+    "onnx": ["onnxruntime"],
+    "ort": ["onnxruntime"],
+    "tflite": ["ai-edge-litert", "tflite-runtime"],
+}
+INSTALL_HINT = (
+    "install onnxruntime / ai-edge-litert on the device: python3 -m pip install onnxruntime ai-edge-litert"
+)
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """One variant file on a device."""
+
+    variant: str
+    location: str
+    sent: bool
+
+
+def staged_files(bundle: Bundle, variants: list[Variant]) -> list[Staged]:
+    """The variants' files (checked against the manifest) with their place under the device workdir."""
+    folder = f"bundles/{bundle.root.resolve().name}"
+    return [Staged(bundle.verified_file(v), v.sha256, f"{folder}/{v.file}") for v in variants]
+
+
+def push_variants(bundle: Bundle, device: Device, variants: list[Variant]) -> list[Pushed]:
+    """Put the variants on the device (what it already holds unchanged is skipped)."""
+    pushed = []
+    for variant, item in zip(variants, staged_files(bundle, variants), strict=True):
+        location, sent = device.push(item)
+        pushed.append(Pushed(variant.id, location, sent))
+    return pushed
+
+
+def legacy_tflite_runs(variant: Variant, task: str) -> bool:
+    """Whether tflite-runtime 2.14 (the last release) can run a variant: not text models from litert-torch
+    (GATHER_ND v5), not int4 or dynamic-range files."""
+    return task != "text-classification" and variant.precision not in ("int4-weight", "int8-dynamic")
+
+
+def check_runnable(device: Device, probe: dict[str, Any], variants: list[Variant], task: str) -> None:
+    """Fail, naming the variants, when the device lacks the runtime a variant needs."""
+    installed = probe.get("runtimes", {})
+    missing = [v for v in variants if not set(RUNTIMES_FOR_FORMAT.get(v.format, [])) & set(installed)]
+    if missing:
+        needs = sorted(
+            {" or ".join(RUNTIMES_FOR_FORMAT.get(v.format, [f"{v.format} runtime"])) for v in missing}
+        )
+        raise DeviceError(
+            f"device '{device.name}' cannot run {', '.join(v.id for v in missing)}: "
+            f"{'; '.join(needs)} is not installed there (Python {probe.get('python', '?')})",
+            hint=INSTALL_HINT,
+        )
+    if "ai-edge-litert" in installed:
+        return
+    refused = [v for v in variants if v.format == "tflite" and not legacy_tflite_runs(v, task)]
+    if refused:
+        runnable = [v.id for v in variants if v not in refused]
+        raise DeviceError(
+            f"device '{device.name}' has only tflite-runtime {installed.get('tflite-runtime', '?')}, which "
+            f"cannot run {', '.join(v.id for v in refused)} (text models from litert-torch need GATHER_ND v5; "
+            "int4 and dynamic-range files need newer kernels)",
+            hint="install ai-edge-litert on the device (python3 -m pip install ai-edge-litert)"
+            + (f", or pick --variant {' --variant '.join(runnable)}" if runnable else ""),
+        )
