@@ -14,11 +14,20 @@ class ArchConfig:
     tolerance: float = 1e-4
     """Max abs diff of the fp32 logits against PyTorch."""
     opset: int = 17
+    static_sequence: bool = False
+    """Trace at the full max_length and keep the sequence axis fixed: the model does shape arithmetic in
+    Python (Funnel's pooling, Longformer's window padding, BigBird's switch to full attention for short
+    inputs, Mamba's and RWKV's scans unrolled per token), so a graph traced at another length is wrong."""
+    static_batch: bool = False
+    """Trace one row and keep batch 1 fixed: the graph indexes by the traced batch (Longformer's global
+    attention gathers), so another batch size reads out of bounds."""
 
 
 BERT_LIKE = ArchConfig(ort_optimizer="bert")
 VIT_LIKE = ArchConfig(ort_optimizer="vit")
 SWIN_LIKE = ArchConfig(ort_optimizer="swin")
+STATIC_SEQUENCE = ArchConfig(static_sequence=True)
+STATIC_SHAPES = ArchConfig(static_sequence=True, static_batch=True)
 GENERIC = ArchConfig()
 
 ARCH_CONFIGS: dict[str, ArchConfig] = {
@@ -30,6 +39,11 @@ ARCH_CONFIGS: dict[str, ArchConfig] = {
     "vit": VIT_LIKE,
     "deit": VIT_LIKE,
     "swin": SWIN_LIKE,
+    "funnel": STATIC_SEQUENCE,
+    "longformer": STATIC_SHAPES,
+    "big_bird": STATIC_SEQUENCE,
+    "mamba": STATIC_SEQUENCE,
+    "rwkv": STATIC_SEQUENCE,
 }
 
 

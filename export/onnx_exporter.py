@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgeship.errors import UnsupportedModelError
-from edgeship.export.archs import arch_config
+from edgeship.export.archs import ArchConfig, arch_config
 from edgeship.export.registry import ExportOptions, ExportResult, register_exporter
 from edgeship.export.sample_inputs import sample_inputs
 from edgeship.manifest import DType, GraphInfo, TensorSpec
@@ -52,10 +52,11 @@ class OnnxExporter:
         arch = arch_config(loaded.model_type)
         opset = options.opset or arch.opset
         raw_path = destination.with_suffix(".raw.onnx")
-        example = sample_inputs(loaded, samples=2, max_length=min(16, options.max_length))
+        trace_length = options.max_length if arch.static_sequence else min(16, options.max_length)
+        example = sample_inputs(loaded, samples=1 if arch.static_batch else 2, max_length=trace_length)
         args = tuple(torch.from_numpy(example[name]) for name in loaded.input_names)
-        dynamic_axes = {name: _dynamic_axes(loaded.task, name) for name in loaded.input_names}
-        dynamic_axes["logits"] = {0: "batch"}
+        dynamic_axes = {name: _dynamic_axes(loaded.task, arch) for name in loaded.input_names}
+        dynamic_axes["logits"] = {} if arch.static_batch else {0: "batch"}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -91,8 +92,8 @@ class OnnxExporter:
                 optimizer=optimizer,
                 fused_ops={op: count for op, count in op_counts.items() if count},
             ),
-            inputs=[_tensor_spec(value) for value in graph.input],
-            outputs=[_tensor_spec(value) for value in graph.output],
+            inputs=[tensor_spec(value) for value in graph.input],
+            outputs=[tensor_spec(value) for value in graph.output],
             options={"opset": opset, "optimize": options.optimize, "dynamic_axes": dynamic_axes},
             tools={
                 "torch": torch.__version__,
@@ -102,10 +103,11 @@ class OnnxExporter:
         )
 
 
-def _dynamic_axes(task: str, input_name: str) -> dict[int, str]:
-    if task == "text-classification":
-        return {0: "batch", 1: "sequence"}
-    return {0: "batch"}
+def _dynamic_axes(task: str, arch: ArchConfig) -> dict[int, str]:
+    axes = {} if arch.static_batch else {0: "batch"}
+    if task == "text-classification" and not arch.static_sequence:
+        axes[1] = "sequence"
+    return axes
 
 
 def _optimize(source: Path, destination: Path, model_type: str, config: Any) -> str | None:
@@ -130,7 +132,8 @@ def _optimize(source: Path, destination: Path, model_type: str, config: Any) -> 
     return f"onnxruntime.transformers:{model_type}"
 
 
-def _tensor_spec(value: Any) -> TensorSpec:
+def tensor_spec(value: Any) -> TensorSpec:
+    """The TensorSpec of an ONNX graph input or output (named dims stay dynamic)."""
     tensor_type = value.type.tensor_type
     shape: list[int | str] = [dim.dim_param or dim.dim_value for dim in tensor_type.shape.dim]
     return TensorSpec(name=value.name, dtype=ONNX_DTYPES.get(tensor_type.elem_type, "float32"), shape=shape)

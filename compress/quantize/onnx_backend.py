@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
+import os
 import platform
 import tempfile
 import warnings
@@ -56,11 +58,13 @@ class OnnxQuantizer:
                 options = _int4(source, destination, spec)
             else:
                 prepared = Path(scratch) / "prepared.onnx"
-                _pre_process(source, prepared)
+                symbolic_shapes = _pre_process(source, prepared)
                 if spec.scheme == "int8-dynamic":
                     options = _int8_dynamic(prepared, destination, spec)
                 else:
                     options = _int8_static(prepared, destination, spec, calibration)
+                if not symbolic_shapes:
+                    _drop_shape_hints(destination)
         return QuantizeResult(
             graph=_graph_info(destination),
             options={**spec.model_dump(mode="json"), **options},
@@ -94,11 +98,74 @@ def _check_layers(layers: list[str], keep_float: tuple[str, ...]) -> None:
         )
 
 
-def _pre_process(source: Path, destination: Path) -> None:
-    """Symbolic shape inference, without re-optimizing the already fused graph (ORT's advice)."""
+def _pre_process(source: Path, destination: Path) -> bool:
+    """Symbolic shape inference, without re-optimizing the already fused graph (ORT's advice).
+
+    Where the symbolic pass cannot resolve a graph (MobileBERT's shifted trigram embeddings), ONNX's own
+    shape inference is enough for the quantizers; returns False then.
+    """
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    quant_pre_process(str(source), str(destination), skip_optimization=True)
+    try:
+        # a failing symbolic pass prints the node it met and dumps a model with external data into the
+        # working directory: run it in a throw-away one
+        with contextlib.redirect_stdout(io.StringIO()), _inside_temporary_directory():
+            quant_pre_process(str(source.resolve()), str(destination.resolve()), skip_optimization=True)
+    except Exception as exc:  # onnxruntime raises a bare Exception for this
+        if "symbolic shape inference" not in str(exc):
+            raise
+        quant_pre_process(str(source), str(destination), skip_optimization=True, skip_symbolic_shape=True)
+        _bypass_identity_weights(destination)
+        return False
+    _bypass_identity_weights(destination)
+    return True
+
+
+@contextlib.contextmanager
+def _inside_temporary_directory() -> Iterator[None]:
+    """Run the body with a fresh temporary directory as the working directory, removed afterwards."""
+    previous = Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="edgeship-quant-") as scratch:
+        os.chdir(scratch)
+        try:
+            yield
+        finally:
+            os.chdir(previous)
+
+
+def _drop_shape_hints(path: Path) -> None:
+    """Remove intermediate shapes ONNX's inference guessed for data-dependent ops (Longformer's global
+    attention scatters): onnxruntime trusts them and fails at run time; without them it infers its own."""
+    import onnx
+
+    model = onnx.load(str(path))
+    del model.graph.value_info[:]
+    onnx.save(model, str(path))
+
+
+def _bypass_identity_weights(path: Path) -> None:
+    """Feed weights straight from their initializers: the quantizers refuse a weight behind an Identity,
+    which torch.onnx.export writes for parameters with identical values (TinyViT's)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    initializers = {init.name for init in model.graph.initializer}
+    outputs = {output.name for output in model.graph.output}
+    aliases = {
+        node.output[0]: node.input[0]
+        for node in model.graph.node
+        if node.op_type == "Identity" and node.input[0] in initializers and node.output[0] not in outputs
+    }
+    if not aliases:
+        return
+    for node in model.graph.node:
+        node.input[:] = [aliases.get(name, name) for name in node.input]
+    kept = [
+        node for node in model.graph.node if not (node.op_type == "Identity" and node.output[0] in aliases)
+    ]
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    onnx.save(model, str(path))
 
 
 def _int8_dynamic(source: Path, destination: Path, spec: QuantizationSpec) -> dict[str, Any]:
@@ -126,8 +193,9 @@ def _int8_static(
         )
     _check_calibration(source, calibration)
     target = spec.target_cpu or ("arm" if platform.machine().lower() in ("aarch64", "arm64") else "x86")
-    # ORT's guidance: U8S8 is the fast pairing on x86 (VPMADDUBSW), S8S8 on ARM.
-    activation = QuantType.QUInt8 if target == "x86" else QuantType.QInt8
+    tensorrt = spec.target_runtime == "tensorrt"
+    # ORT's guidance: U8S8 is the fast pairing on x86 (VPMADDUBSW), S8S8 on ARM; TensorRT takes S8S8 only.
+    activation = QuantType.QUInt8 if target == "x86" and not tensorrt else QuantType.QInt8
     method = {
         "minmax": CalibrationMethod.MinMax,
         "entropy": CalibrationMethod.Entropy,
@@ -143,10 +211,12 @@ def _int8_static(
         per_channel=spec.per_channel,
         calibrate_method=method,
         nodes_to_exclude=_excluded_nodes(spec),
+        extra_options={"ActivationSymmetric": tensorrt},
     )
     return {
         "quant_format": "QDQ",
         "activation_type": "uint8" if activation == QuantType.QUInt8 else "int8",
+        "activation_symmetric": tensorrt,
         "weight_type": "int8",
         "target_cpu": target,
         "calibration_batches": len(calibration),
@@ -183,6 +253,7 @@ class _Reader:
 
 def _int4(source: Path, destination: Path, spec: QuantizationSpec) -> dict[str, Any]:
     import onnx
+    from onnxruntime.quantization import QuantFormat
     from onnxruntime.quantization.matmul_nbits_quantizer import HQQWeightOnlyQuantConfig, MatMulNBitsQuantizer
 
     model = onnx.load(str(source))
@@ -190,18 +261,28 @@ def _int4(source: Path, destination: Path, spec: QuantizationSpec) -> dict[str, 
     algorithm = (
         HQQWeightOnlyQuantConfig(block_size=spec.block_size, bits=4) if spec.int4_algorithm == "hqq" else None
     )
-    # accuracy_level 4 (int8 compute) is what makes int4 faster than fp32 on CPUs.
+    tensorrt = spec.target_runtime == "tensorrt"
+    if tensorrt and (algorithm is not None or not spec.symmetric):
+        raise EdgeshipError(
+            "int4 for TensorRT must be symmetric round-to-nearest (TensorRT takes no int4 zero points)",
+            hint="drop --int4-algorithm hqq / --no-symmetric with --target-runtime tensorrt",
+        )
+    # accuracy_level 4 (int8 compute) is what makes int4 faster than fp32 on CPUs; TensorRT reads int4
+    # weights as block DequantizeLinear (opset 21) instead of ONNX Runtime's MatMulNBits.
     quantizer = MatMulNBitsQuantizer(
         model,
         bits=4,
         block_size=spec.block_size,
         is_symmetric=spec.symmetric and spec.int4_algorithm == "rtn",
-        accuracy_level=4,
+        accuracy_level=None if tensorrt else 4,
         nodes_to_exclude=_excluded_nodes(spec),
         algo_config=algorithm,
+        quant_format=QuantFormat.QDQ if tensorrt else QuantFormat.QOperator,
     )
     quantizer.process()
     quantizer.model.save_model_to_file(str(destination), use_external_data_format=False)
+    if tensorrt:
+        return {"quant_format": "QDQ", "bits": 4}
     return {"quant_format": "MatMulNBits", "accuracy_level": 4, "bits": 4}
 
 

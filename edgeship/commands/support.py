@@ -1,0 +1,90 @@
+"""`edgeship support`: run (or show a saved run of) the architecture conformance matrix."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from edgeship.console import console, results
+from edgeship.errors import DataError
+
+if TYPE_CHECKING:
+    from edgeship.conformance.results import MatrixRun
+
+
+def register(app: typer.Typer) -> None:
+    """Add the support command."""
+
+    @app.command()
+    def support(
+        saved: Path | None = typer.Option(
+            None, "--from", help="Show a run saved with --save instead of running the matrix."
+        ),
+        families: str | None = typer.Option(
+            None, help="Comma-separated families (default: all; see docs/support-matrix.md)."
+        ),
+        cells: str | None = typer.Option(
+            None,
+            help="Comma-separated cells: onnx, onnx-int8, onnx-int4, tflite, tflite-int8 (default: all).",
+        ),
+        markdown: Path | None = typer.Option(
+            None, help="Write the matrix as Markdown (docs/support-matrix.md)."
+        ),
+        save: Path | None = typer.Option(None, help="Save the run as JSON, for --from later."),
+        timeout: float = typer.Option(
+            600, min=1, help="Seconds one cell may run before it fails as a timeout."
+        ),
+        workdir: Path | None = typer.Option(
+            None, help="Keep the exported artifacts here (default: a temp dir)."
+        ),
+    ) -> None:
+        """Which model families export and quantize to ONNX and TFLite: pass / fail (with reason) / n/a."""
+        from edgeship.conformance.families import CELLS, FAMILY_NAMES
+        from edgeship.conformance.render import matrix_markdown, matrix_table
+        from edgeship.conformance.results import load_run, save_run
+
+        family_names = _pick(families, FAMILY_NAMES, "family", "--families")
+        cell_names = _pick(cells, CELLS, "cell", "--cells")
+        if saved is not None:
+            run = load_run(saved).subset(family_names, cell_names)
+        else:
+            run = _run(family_names, cell_names, timeout, workdir)
+        if save is not None:
+            save_run(run, save)
+        if markdown is not None:
+            markdown.parent.mkdir(parents=True, exist_ok=True)
+            markdown.write_text(matrix_markdown(run), encoding="utf-8")
+        results.print(matrix_table(run))
+
+
+def _pick(value: str | None, known: tuple[str, ...], kind: str, option: str) -> list[str]:
+    """The names in a comma-separated option, in the matrix's order; unknown names fail with the list."""
+    if value is None:
+        return list(known)
+    wanted = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in known]
+    if unknown or not wanted:
+        raise DataError(
+            f"unknown {kind} '{', '.join(unknown)}' in {option}", hint=f"choose from: {', '.join(known)}"
+        )
+    return [name for name in known if name in wanted]
+
+
+def _run(families: list[str], cells: list[str], timeout: float, workdir: Path | None) -> MatrixRun:
+    """Run the matrix, printing each verdict as it lands."""
+    from edgeship.conformance.results import CellResult
+    from edgeship.conformance.runner import run_matrix
+
+    def progress(result: CellResult) -> None:
+        style = {"pass": "green", "fail": "red"}.get(result.status, "dim")
+        console.print(
+            f"[{style}]{result.status:4}[/{style}] {result.family} / {result.cell} ({result.seconds:.0f} s)"
+        )
+
+    if workdir is not None:
+        return run_matrix(families, cells, workdir, cell_timeout_s=timeout, on_result=progress)
+    with tempfile.TemporaryDirectory(prefix="edgeship-support-") as scratch:
+        return run_matrix(families, cells, Path(scratch), cell_timeout_s=timeout, on_result=progress)

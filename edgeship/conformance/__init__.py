@@ -1,0 +1,1 @@
+"""The conformance matrix: which model families survive each export and quantization cell."""

@@ -1,0 +1,150 @@
+"""What every cell shares: one-line failures, running parity rows, verdicts and the attention check."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeship.conformance.results import Status
+from edgeship.conformance.subjects import Subject
+from edgeship.errors import EdgeshipError
+
+AGREEMENT_FLOOR = 0.9
+"""Quantized cells pass when at least this share of argmaxes matches PyTorch fp32."""
+VOCABULARY_CLASSES = 100
+"""More classes than this: a language model's vocabulary (judged on top-5 agreement when quantized)."""
+THREADS = 1
+
+
+@dataclass
+class Outcome:
+    """A cell's verdict: pass or fail, a one-line reason (or the numbers that passed) and metrics."""
+
+    status: Status
+    reason: str
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class CellFailure(Exception):
+    """A cell failed for the one-line reason in its message."""
+
+
+def one_line(text: str, limit: int = 240) -> str:
+    """`text` on one line, whitespace collapsed; a long one keeps its head and its tail (the cause)."""
+    line = " ".join(str(text).split())
+    if len(line) <= limit:
+        return line
+    tail = limit * 2 // 5
+    return f"{line[: limit - tail - 5]} ... {line[-tail:]}"
+
+
+@contextlib.contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Turn any exception in the block into a CellFailure named after the stage that raised it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    except CellFailure:
+        raise
+    except EdgeshipError as exc:
+        raise CellFailure(one_line(f"{name}: {exc.message}")) from exc
+    except Exception as exc:  # exporters, converters and runtimes raise many types
+        raise CellFailure(one_line(f"{name}: {type(exc).__name__}: {exc}")) from exc
+
+
+def run_session(session: Any, subject: Subject, output_names: list[str] | None = None) -> list[np.ndarray]:
+    """Every parity row through `session` in batches it accepts; outputs in the subject's order."""
+    rows = len(next(iter(subject.inputs.values())))
+    batch = session.fixed_batch or subject.batch_size
+    chunks = []
+    for start in range(0, rows, batch):
+        outputs = session.run({name: array[start : start + batch] for name, array in subject.inputs.items()})
+        if output_names is not None:
+            by_name = dict(zip(output_names, outputs, strict=True))
+            outputs = [by_name[name] for name in subject.output_names]
+        chunks.append(outputs)
+    return [np.concatenate(parts).astype(np.float64) for parts in zip(*chunks, strict=True)]
+
+
+def compare(actual: list[np.ndarray], expected: list[np.ndarray]) -> dict[str, float]:
+    """Max abs diff over every output; argmax and top-5 agreement on the first (the logits)."""
+    if [a.shape for a in actual] != [e.shape for e in expected]:
+        raise CellFailure(
+            f"parity: output shapes {[list(a.shape) for a in actual]} differ from PyTorch's "
+            f"{[list(e.shape) for e in expected]}"
+        )
+    diff = max(float(np.max(np.abs(a - e))) for a, e in zip(actual, expected, strict=True))
+    target = expected[0].argmax(-1)
+    top5 = np.argsort(-actual[0], axis=-1)[..., :5]
+    return {
+        "max_abs_diff": diff,
+        "argmax_agreement": float(np.mean(actual[0].argmax(-1) == target)),
+        "top5_agreement": float(np.mean(np.any(top5 == target[..., None], axis=-1))),
+        "classes": float(expected[0].shape[-1]),
+    }
+
+
+def fp32_verdict(metrics: dict[str, float], tolerance: float) -> Outcome:
+    """fp32 artifacts must match PyTorch within the architecture's tolerance with every argmax equal."""
+    text = f"max|Δ| {metrics['max_abs_diff']:.1e}, argmax agreement {metrics['argmax_agreement']:.3f}"
+    if metrics["max_abs_diff"] > tolerance or metrics["argmax_agreement"] < 1.0:
+        return Outcome("fail", f"parity: {text} (tolerance {tolerance:g})", metrics)
+    return Outcome("pass", text, metrics)
+
+
+def quantized_verdict(metrics: dict[str, float]) -> Outcome:
+    """Quantized artifacts must run and keep the fp32 argmax on at least AGREEMENT_FLOOR of the outputs.
+
+    Over a language model's vocabulary random weights give near-flat logits, where any rounding swaps
+    the top token; there the fp32 token must stay in the quantized top 5 instead.
+    """
+    vocabulary = metrics["classes"] > VOCABULARY_CLASSES
+    agreement = metrics["top5_agreement" if vocabulary else "argmax_agreement"]
+    text = (
+        f"argmax agreement {metrics['argmax_agreement']:.3f}"
+        + (f", top-5 {metrics['top5_agreement']:.3f}" if vocabulary else "")
+        + f", max|Δ| {metrics['max_abs_diff']:.2g}"
+    )
+    if agreement < AGREEMENT_FLOOR:
+        return Outcome("fail", f"accuracy: {text} (< {AGREEMENT_FLOOR})", metrics)
+    return Outcome("pass", text, metrics)
+
+
+def attention_tensors(shapes: list[list[int]], length: int) -> str:
+    """'full' when a batch-1 run holds per-head scores [1, heads, length, length]; 'sparse' otherwise.
+
+    A [1, 1, length, length] tensor is a broadcast mask (Longformer builds one), not attention.
+    """
+    for shape in shapes:
+        full_axes = [dim for dim in shape if dim == length]
+        if len(full_axes) >= 2 and int(np.prod(shape)) >= 2 * length * length:
+            return "full"
+    return "sparse"
+
+
+def onnx_profile_shapes(path: Path, subject: Subject, workdir: Path) -> list[list[int]]:
+    """Every node output shape of one real run (onnxruntime's profiler), so dynamic axes are resolved."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.enable_profiling = True
+    options.profile_file_prefix = str(workdir / "profile")
+    options.intra_op_num_threads = THREADS
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    names = {value.name for value in session.get_inputs()}
+    session.run(None, {name: array[:1] for name, array in subject.inputs.items() if name in names})
+    events = json.loads(Path(session.end_profiling()).read_text(encoding="utf-8"))
+    shapes: list[list[int]] = []
+    for event in events:
+        for output in event.get("args", {}).get("output_type_shape", []):
+            shapes.extend([int(dim) for dim in dims] for dims in output.values())
+    return shapes

@@ -1,0 +1,299 @@
+"""The model families of the matrix, as data: how to build a tiny one and which cells apply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from edgeship.conformance import decoders
+from edgeship.conformance.subjects import Subject, hf_classifier, timm_classifier
+from edgeship.errors import EdgeshipError
+
+CELLS: tuple[str, ...] = ("onnx", "onnx-int8", "onnx-int4", "tflite", "tflite-int8")
+CELL_TITLES: dict[str, str] = {
+    "onnx": "ONNX fp32",
+    "onnx-int8": "ONNX int8",
+    "onnx-int4": "ONNX int4",
+    "tflite": "TFLite fp32",
+    "tflite-int8": "TFLite int8",
+}
+LONG_LENGTH = 4096
+CONV_DOMINATED = "convolution-dominated: int4 weight-only targets large MatMul weights"
+TEXT: dict[str, Any] = {"num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
+DECODER: dict[str, Any] = {
+    **TEXT,
+    "hidden_size": 64,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 256,
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """One architecture family: a builder of a tiny random-weight model and the cells that apply."""
+
+    name: str
+    title: str
+    built_from: str
+    build: Callable[[Path], Subject]
+    not_applicable: dict[str, str] = field(default_factory=dict)
+    """Cells that do not apply, with the reason."""
+
+
+def _text(config: str, model: str, **options: Any) -> Callable[[Path], Subject]:
+    return partial(hf_classifier, config, model, **options)
+
+
+def _vision(config: str, model: str, **options: Any) -> Callable[[Path], Subject]:
+    return partial(hf_classifier, config, model, text=False, **options)
+
+
+def _timm(name: str) -> Callable[[Path], Subject]:
+    return partial(timm_classifier, name)
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family(
+        "bert",
+        "BERT",
+        "transformers, 2 x 64",
+        _text("BertConfig", "BertForSequenceClassification", hidden_size=64, **TEXT),
+    ),
+    Family(
+        "distilbert",
+        "DistilBERT",
+        "transformers, 2 x 64",
+        _text(
+            "DistilBertConfig",
+            "DistilBertForSequenceClassification",
+            dim=64,
+            n_layers=2,
+            n_heads=4,
+            hidden_dim=128,
+        ),
+    ),
+    Family(
+        "mobilebert",
+        "MobileBERT",
+        "transformers, 2 x 64 (bottleneck 32)",
+        _text(
+            "MobileBertConfig",
+            "MobileBertForSequenceClassification",
+            hidden_size=64,
+            embedding_size=32,
+            intra_bottleneck_size=32,
+            num_feedforward_networks=2,
+            **TEXT,
+        ),
+    ),
+    Family(
+        "albert",
+        "ALBERT",
+        "transformers, 2 x 64 (embeddings 32)",
+        _text("AlbertConfig", "AlbertForSequenceClassification", hidden_size=64, embedding_size=32, **TEXT),
+    ),
+    Family(
+        "squeezebert",
+        "SqueezeBERT",
+        "transformers, 2 x 64",
+        _text(
+            "SqueezeBertConfig",
+            "SqueezeBertForSequenceClassification",
+            hidden_size=64,
+            embedding_size=64,
+            **TEXT,
+        ),
+        {"onnx-int4": "projections are grouped 1x1 Conv1d, not MatMuls: nothing for int4 weight-only"},
+    ),
+    Family(
+        "deberta-v2",
+        "DeBERTa-v2",
+        "transformers, 2 x 64",
+        _text("DebertaV2Config", "DebertaV2ForSequenceClassification", hidden_size=64, **TEXT),
+    ),
+    Family(
+        "funnel",
+        "Funnel",
+        "transformers, 2 blocks x 64",
+        _text(
+            "FunnelConfig",
+            "FunnelForSequenceClassification",
+            block_sizes=[1, 1],
+            d_model=64,
+            n_head=4,
+            d_head=16,
+            d_inner=128,
+        ),
+    ),
+    Family(
+        "longformer",
+        "Longformer",
+        f"transformers, 2 x 64, window 256, {LONG_LENGTH} tokens",
+        _text(
+            "LongformerConfig",
+            "LongformerForSequenceClassification",
+            hidden_size=64,
+            attention_window=256,
+            max_position_embeddings=LONG_LENGTH + 2,
+            max_length=LONG_LENGTH,
+            **TEXT,
+        ),
+    ),
+    Family(
+        "bigbird",
+        "BigBird",
+        f"transformers, 2 x 64, block-sparse (block 64), {LONG_LENGTH} tokens",
+        _text(
+            "BigBirdConfig",
+            "BigBirdForSequenceClassification",
+            hidden_size=64,
+            attention_type="block_sparse",
+            block_size=64,
+            num_random_blocks=3,
+            max_position_embeddings=LONG_LENGTH,
+            max_length=LONG_LENGTH,
+            **TEXT,
+        ),
+    ),
+    Family(
+        "vit",
+        "ViT",
+        "transformers, 2 x 64, 32 px",
+        _vision(
+            "ViTConfig", "ViTForImageClassification", image_size=32, patch_size=8, hidden_size=64, **TEXT
+        ),
+    ),
+    Family(
+        "swin",
+        "Swin",
+        "transformers, depths 1-1, 32 px",
+        _vision(
+            "SwinConfig",
+            "SwinForImageClassification",
+            image_size=32,
+            patch_size=2,
+            embed_dim=32,
+            depths=[1, 1],
+            num_heads=[2, 4],
+            window_size=4,
+        ),
+    ),
+    Family(
+        "efficientformer",
+        "EfficientFormer",
+        "timm efficientformer_l1 (transformers 5 dropped EfficientFormer)",
+        _timm("efficientformer_l1"),
+        {"onnx-int4": CONV_DOMINATED},
+    ),
+    Family(
+        "efficientformerv2",
+        "EfficientFormerV2",
+        "timm efficientformerv2_s0",
+        _timm("efficientformerv2_s0"),
+        {"onnx-int4": CONV_DOMINATED},
+    ),
+    Family(
+        "mobilevit",
+        "MobileViT",
+        "transformers, XXS widths, 64 px, init std 0.2 (at 0.02 the logits vanish to 1e-41)",
+        _vision("MobileViTConfig", "MobileViTForImageClassification", image_size=64, initializer_range=0.2),
+        {"onnx-int4": CONV_DOMINATED},
+    ),
+    Family("levit", "LeViT", "timm levit_128s", _timm("levit_128s")),
+    Family("fastvit", "FastViT", "timm fastvit_t8", _timm("fastvit_t8"), {"onnx-int4": CONV_DOMINATED}),
+    Family("tinyvit", "TinyViT", "timm tiny_vit_5m_224", _timm("tiny_vit_5m_224")),
+    Family(
+        "llama",
+        "LLaMA (no cache)",
+        "transformers LlamaForCausalLM, 2 x 64, GQA 4/2",
+        partial(
+            decoders.causal_lm,
+            "LlamaConfig",
+            "LlamaForCausalLM",
+            input_names=("input_ids", "attention_mask"),
+            **DECODER,
+        ),
+    ),
+    Family(
+        "llama-kv",
+        "LLaMA (KV cache)",
+        "transformers LlamaForCausalLM decode step, past keys/values in and out",
+        partial(decoders.decode_step, "LlamaConfig", "LlamaForCausalLM", **DECODER),
+    ),
+    Family(
+        "mixtral",
+        "Mixtral (MoE)",
+        "transformers MixtralForCausalLM, 4 experts, top-2, experts_implementation='batched_mm' "
+        "(the default grouped_mm counts tokens with aten::histc, which neither ONNX nor LiteRT has)",
+        partial(
+            decoders.causal_lm,
+            "MixtralConfig",
+            "MixtralForCausalLM",
+            input_names=("input_ids", "attention_mask"),
+            num_local_experts=4,
+            num_experts_per_tok=2,
+            experts_implementation="batched_mm",
+            **DECODER,
+        ),
+    ),
+    Family(
+        "mamba",
+        "Mamba",
+        "transformers MambaForCausalLM, 2 x 64, state 16",
+        partial(
+            decoders.causal_lm,
+            "MambaConfig",
+            "MambaForCausalLM",
+            input_names=("input_ids", "attention_mask"),
+            hidden_size=64,
+            state_size=16,
+            num_hidden_layers=2,
+        ),
+    ),
+    Family(
+        "rwkv",
+        "RWKV",
+        "transformers RwkvForCausalLM, 2 x 64",
+        partial(
+            decoders.causal_lm,
+            "RwkvConfig",
+            "RwkvForCausalLM",
+            input_names=("input_ids",),
+            hidden_size=64,
+            attention_hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            context_length=128,
+        ),
+    ),
+    Family(
+        "wav2vec2",
+        "Wav2Vec2 (audio)",
+        "transformers Wav2Vec2ForSequenceClassification, 2 x 32",
+        partial(
+            decoders.audio_classifier,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            conv_dim=(32, 32),
+            conv_kernel=(10, 3),
+            conv_stride=(5, 2),
+            num_conv_pos_embeddings=16,
+            num_conv_pos_embedding_groups=4,
+            classifier_proj_size=32,
+        ),
+    ),
+)
+FAMILY_NAMES: tuple[str, ...] = tuple(family.name for family in FAMILIES)
+
+
+def get_family(name: str) -> Family:
+    """The family called `name`, or an error listing them."""
+    for family in FAMILIES:
+        if family.name == name:
+            return family
+    raise EdgeshipError(f"unknown family '{name}'", hint=f"choose from: {', '.join(FAMILY_NAMES)}")
