@@ -26,6 +26,7 @@ class DeviceProfile(BaseModel):
     dotprod: bool = Field(default=False, description="Armv8.2 SDOT/UDOT (int8 dot product) available.")
     fp16_math: bool = False
     memory_gb: float | None = Field(default=None, gt=0)
+    gpu: str | None = Field(default=None, description="NVIDIA GPU, for TensorRT engines, e.g. Ampere sm 8.7.")
     peak_gflops_fp32: float | None = Field(default=None, gt=0)
     emulated: bool = Field(default=False, description="Timings come from an emulator, not the hardware.")
     runtimes: list[str] = Field(default_factory=list, description="Runtimes to install on the device.")

@@ -7,6 +7,7 @@ from typing import Any
 
 from edgeship.bundle import Bundle
 from edgeship.devices.base import Device, Staged
+from edgeship.devices.engines import check_engines
 from edgeship.errors import DeviceError
 from edgeship.manifest import Variant
 
@@ -52,6 +53,8 @@ def legacy_tflite_runs(variant: Variant, task: str) -> bool:
 
 def check_runnable(device: Device, probe: dict[str, Any], variants: list[Variant], task: str) -> None:
     """Fail, naming the variants, when the device lacks the runtime a variant needs."""
+    check_engines(device, probe, [v for v in variants if v.format == "tensorrt"])
+    variants = [v for v in variants if v.format != "tensorrt"]
     installed = probe.get("runtimes", {})
     missing = [v for v in variants if not set(RUNTIMES_FOR_FORMAT.get(v.format, [])) & set(installed)]
     if missing:

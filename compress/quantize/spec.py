@@ -33,3 +33,8 @@ class QuantizationSpec(BaseModel):
         default=None,
         description="int8-static: CPU family the artifact is for (activation signedness); None = this host.",
     )
+    target_runtime: Literal["onnxruntime", "tensorrt"] = Field(
+        default="onnxruntime",
+        description="ONNX: who runs the Q/DQ graph. tensorrt = signed symmetric int8 activations and int4 "
+        "weights as block DequantizeLinear (opset 21), the forms TensorRT builds engines from.",
+    )

@@ -33,14 +33,26 @@ def register(app: typer.Typer) -> None:
         opset: int | None = typer.Option(None, help="ONNX opset (default: the architecture's pinned opset)."),
         optimize: bool = typer.Option(True, help="Apply ONNX Runtime's transformer graph fusions."),
         parity_samples: int = typer.Option(16, min=1, help="Inputs compared against PyTorch."),
+        precision: str = typer.Option(
+            "fp32",
+            help="fp32, fp16, int8 or int4 (TensorRT; int8/int4 build from the bundle's Q/DQ ONNX variant).",
+        ),
+        max_batch: int = typer.Option(8, min=1, help="TensorRT: largest batch the engine's profile accepts."),
+        workspace_mb: int = typer.Option(2048, min=1, help="TensorRT: builder workspace limit in MiB."),
+        timing_cache: Path | None = typer.Option(
+            None,
+            help="TensorRT: timing cache file (default: one per GPU and version under ~/.cache/edgeship).",
+        ),
     ) -> None:
         """Export MODEL to an artifact in a bundle; fails if it disagrees with PyTorch."""
-        from edgeship.export.registry import ExportOptions
+        from edgeship.export.registry import VARIANT_PRECISION, ExportOptions
         from edgeship.pipeline.export import export_model
         from edgeship.tables import variants_table
 
         if task not in (None, "text-classification", "image-classification"):
             raise DataError(f"unknown task '{task}'", hint="use text-classification or image-classification")
+        if precision not in VARIANT_PRECISION:
+            raise DataError(f"unknown precision '{precision}'", hint="use fp32, fp16, int8 or int4")
         bundle, variant = export_model(
             model,
             out,
@@ -49,7 +61,15 @@ def register(app: typer.Typer) -> None:
             task=task,  # type: ignore[arg-type]
             labels=_parse_labels(labels),
             revision=revision,
-            options=ExportOptions(max_length=max_length, opset=opset, optimize=optimize),
+            options=ExportOptions(
+                max_length=max_length,
+                opset=opset,
+                optimize=optimize,
+                precision=precision,  # type: ignore[arg-type]
+                max_batch=max_batch,
+                workspace_mb=workspace_mb,
+                timing_cache=timing_cache,
+            ),
             parity_samples=parity_samples,
         )
         results.print(variants_table(bundle.manifest))

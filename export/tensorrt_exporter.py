@@ -1,0 +1,99 @@
+"""TensorRT export: a plain ONNX graph (or the bundle's Q/DQ one) built into an engine for this GPU."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from edgeship.errors import MissingDependencyError
+from edgeship.export.onnx_exporter import tensor_spec
+from edgeship.export.registry import (
+    ExportOptions,
+    ExportPrecision,
+    ExportResult,
+    get_exporter,
+    register_exporter,
+)
+from edgeship.export.tensorrt_build import build_engine, default_timing_cache
+from edgeship.export.tensorrt_config import BUILDER_FLAGS, check_buildable, optimization_profile
+from edgeship.manifest import GraphInfo
+from edgeship.runtimes.tensorrt_target import (
+    INT4_MIN_TENSORRT,
+    int4_supported,
+    require_tensorrt,
+    running_target,
+)
+
+if TYPE_CHECKING:
+    from edgeship.compress.sources import LoadedModel
+
+
+@register_exporter("tensorrt")
+class TensorrtExporter:
+    """ONNX -> TensorRT engine on this machine's GPU; the engine runs only on this GPU and TensorRT version.
+
+    fp32 and fp16 start from the model (ONNX without ONNX Runtime's fusions, which TensorRT cannot
+    parse); int8 and int4 start from the bundle's explicit Q/DQ ONNX variant (no calibrator).
+    """
+
+    format = "tensorrt"
+    suffix = ".engine"
+    precisions: tuple[ExportPrecision, ...] = ("fp32", "fp16", "int8", "int4")
+    derived_from: dict[ExportPrecision, str] = {
+        "int8": "onnx-int8-static-tensorrt",
+        "int4": "onnx-int4-weight-tensorrt",
+    }
+
+    def check_ready(self, options: ExportOptions) -> None:
+        """Fail in one line, before any work, when TensorRT, the GPU or int4 support is missing here."""
+        trt = require_tensorrt()
+        if options.precision == "int4" and not int4_supported(trt.__version__):
+            raise MissingDependencyError(
+                f"int4 weight-only engines need TensorRT {INT4_MIN_TENSORRT} or later; this is {trt.__version__}",
+                hint='pip install -U "edgeship[tensorrt]"',
+            )
+
+    def export(self, loaded: LoadedModel, destination: Path, options: ExportOptions) -> ExportResult:
+        """Build the engine for `options.precision` into `destination`."""
+        import onnx
+        import torch
+
+        self.check_ready(options)
+        trt = require_tensorrt()
+        target = running_target(trt.__version__)
+        timing_cache = options.timing_cache or default_timing_cache(target)
+        with tempfile.TemporaryDirectory(dir=destination.parent) as scratch:
+            graph_path = options.source_graph or Path(scratch) / "plain.onnx"
+            if options.source_graph is None:
+                plain = replace(options, optimize=False, precision="fp32", source_graph=None)
+                get_exporter("onnx").export(loaded, graph_path, plain)
+            model = onnx.load(str(graph_path))
+            check_buildable(model, options.precision)
+            inputs = [tensor_spec(value) for value in model.graph.input]
+            profile = optimization_profile(inputs, options.max_length, options.max_batch)
+            layers = build_engine(
+                trt,
+                graph_path,
+                destination,
+                precision=options.precision,
+                profile=profile,
+                workspace_mb=options.workspace_mb,
+                timing_cache=timing_cache,
+            )
+        opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+        return ExportResult(
+            graph=GraphInfo(opset=opset, nodes=layers, optimizer="tensorrt"),
+            inputs=inputs,
+            outputs=[tensor_spec(value) for value in model.graph.output],
+            options={
+                "precision": options.precision,
+                "builder_flags": list(BUILDER_FLAGS[options.precision]),
+                "profile": {r.name: {"min": r.min, "opt": r.opt, "max": r.max} for r in profile},
+                "workspace_mb": options.workspace_mb,
+                "timing_cache": str(timing_cache),
+            },
+            tools={"tensorrt": trt.__version__, "torch": torch.__version__, "onnx": onnx.__version__},
+            built_for=target,
+        )
