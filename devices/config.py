@@ -12,7 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from edgeship.bundle import write_text_atomic
 from edgeship.errors import DeviceError
 
-BUILTIN_DEVICES = {"local": ("local", "local"), "qemu-a72": ("qemu", "qemu-a72")}
+BUILTIN_DEVICES = {
+    "local": ("local", "local"),
+    "local-gpu": ("local", "local-gpu"),
+    "qemu-a72": ("qemu", "qemu-a72"),
+    "qemu-a72-icount": ("qemu-icount", "qemu-a72-icount"),
+}
 """Devices that need no configuration: name -> (transport, profile)."""
 
 SSH_TARGET = re.compile(

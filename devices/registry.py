@@ -10,6 +10,7 @@ from edgeship.errors import DeviceError
 
 def _load_transports() -> None:
     # each module registers its Device class; ssh imports paramiko only when a device connects
+    import edgeship.devices.icount
     import edgeship.devices.local
     import edgeship.devices.qemu
     import edgeship.devices.ssh  # noqa: F401

@@ -89,7 +89,7 @@ def ensure_userland(userland: Userland | None = None, log: bool = True) -> Userl
     if userland.is_built():
         return userland
     userland.home.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(userland.home.parent / "qemu-a72.lock"):
+    with locked(userland.home.parent / "qemu-a72.lock"):
         if userland.is_built():
             return userland
         started = time.monotonic()
@@ -109,7 +109,8 @@ def ensure_userland(userland: Userland | None = None, log: bool = True) -> Userl
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` for the block: one builder at a time across processes."""
     with path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -123,10 +124,10 @@ def _build(userland: Userland) -> None:
     debs = _apt_download(downloads / "apt")
     userland.root.mkdir(parents=True)
     for deb in sorted(debs.glob("*_arm64.deb")) + sorted(debs.glob("*_all.deb")):
-        _run(["dpkg-deb", "-x", str(deb), str(userland.root)], "unpack " + deb.name)
+        run_step(["dpkg-deb", "-x", str(deb), str(userland.root)], "unpack " + deb.name)
     [qemu_deb] = debs.glob("qemu-user-static_*_amd64.deb")
     unpacked = downloads / "qemu"
-    _run(["dpkg-deb", "-x", str(qemu_deb), str(unpacked)], "unpack qemu-user-static")
+    run_step(["dpkg-deb", "-x", str(qemu_deb), str(unpacked)], "unpack qemu-user-static")
     shutil.move(str(unpacked / "usr" / "bin" / "qemu-aarch64-static"), userland.qemu)
     _install_wheels(downloads / "wheels", userland.root / "usr/local/lib/python3.11/dist-packages")
     (userland.root / "proc").mkdir(exist_ok=True)
@@ -135,36 +136,31 @@ def _build(userland: Userland) -> None:
     (userland.home / "READY").write_text(RECIPE_VERSION + "\n")
 
 
-def _apt_download(state: Path) -> Path:
-    """Download the arm64 packages (with dependencies) and the amd64 qemu-user-static; return the folder."""
+def apt_options(state: Path) -> list[str]:
+    """apt options for arm64 packages from this machine's Debian sources, with private state under `state`."""
     for folder in ("lists/partial", "cache/archives/partial"):
         (state / folder).mkdir(parents=True, exist_ok=True)
     (state / "status").touch()
-    apt = [
-        "apt-get",
-        "-q",
-        "-y",
-        "-o",
+    settings = [
         "APT::Architecture=arm64",
-        "-o",
         "APT::Architectures::=arm64",
-        "-o",
         "APT::Architectures::=amd64",
-        "-o",
         f"Dir::State={state}",
-        "-o",
         f"Dir::State::status={state / 'status'}",
-        "-o",
         f"Dir::Cache={state / 'cache'}",
-        "-o",
         "Debug::NoLocking=1",
-        "-o",
         "APT::Install-Recommends=false",
     ]
-    _run([*apt, "update"], "apt-get update (arm64 package lists from this machine's Debian sources)")
-    _run([*apt, "install", "--download-only", *DEBIAN_PACKAGES], "apt-get download of the arm64 packages")
+    return [arg for setting in settings for arg in ("-o", setting)]
+
+
+def _apt_download(state: Path) -> Path:
+    """Download the arm64 packages (with dependencies) and the amd64 qemu-user-static; return the folder."""
+    apt = ["apt-get", "-q", "-y", *apt_options(state)]
+    run_step([*apt, "update"], "apt-get update (arm64 package lists from this machine's Debian sources)")
+    run_step([*apt, "install", "--download-only", *DEBIAN_PACKAGES], "apt-get download of the arm64 packages")
     archives = state / "cache" / "archives"
-    _run([*apt, "download", "qemu-user-static:amd64"], "apt-get download qemu-user-static", cwd=archives)
+    run_step([*apt, "download", "qemu-user-static:amd64"], "apt-get download qemu-user-static", cwd=archives)
     return archives
 
 
@@ -174,8 +170,8 @@ def _install_wheels(wheels: Path, target: Path) -> None:
     platform_args = [arg for tag in WHEEL_PLATFORMS for arg in ("--platform", tag)]
     common = ["--only-binary=:all:", *platform_args, "--python-version", "3.11", "--implementation", "cp"]
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    _run([*pip, "download", *common, "-d", str(wheels), *requirements], "pip download of aarch64 wheels")
-    _run(
+    run_step([*pip, "download", *common, "-d", str(wheels), *requirements], "pip download of aarch64 wheels")
+    run_step(
         [
             *pip,
             "install",
@@ -199,11 +195,15 @@ def _pinned(name: str, spec: str) -> str:
         return spec
 
 
-def _run(command: list[str], what: str, cwd: Path | None = None) -> None:
+def run_step(
+    command: list[str], what: str, cwd: Path | None = None, building: str = "the arm64 userland"
+) -> str:
+    """Run one build command; returns its standard output, or fails naming the step."""
     completed = subprocess.run(command, capture_output=True, text=True, cwd=cwd, check=False, timeout=1800)
     if completed.returncode != 0:
         tail = (completed.stderr.strip() or completed.stdout.strip()).splitlines()[-3:]
         raise DeviceError(
-            f"building the arm64 userland failed at {what}: {' / '.join(tail)}",
+            f"building {building} failed at {what}: {' / '.join(tail)}",
             hint="check network access to the Debian mirror and PyPI, then retry",
         )
+    return completed.stdout

@@ -55,13 +55,14 @@ def register(app: typer.Typer) -> None:
 
         from edgeship.devices.config import BUILTIN_DEVICES, load_devices
         from edgeship.devices.profiles import profiles
+        from edgeship.devices.registry import get_device
 
         table = Table(title="devices")
         for column in ("name", "address", "profile", "cpu", "emulated"):
             table.add_column(column)
         known = profiles()
-        for name, (transport, profile) in BUILTIN_DEVICES.items():
-            address = "this machine" if transport == "local" else "qemu-aarch64-static on this machine"
+        for name, (_, profile) in BUILTIN_DEVICES.items():
+            address = get_device(name).address
             table.add_row(name, address, profile, known[profile].cpu, str(known[profile].emulated).lower())
         for name, entry in load_devices().items():
             detail = known.get(entry.profile)

@@ -14,7 +14,15 @@ from tests.conftest import run_cli
 
 
 def test_profiles_are_data_with_the_a72_facts() -> None:
-    assert set(profiles()) == {"rpi4", "rpi5", "jetson-orin-nano", "qemu-a72", "local"}
+    assert set(profiles()) == {
+        "rpi4",
+        "rpi5",
+        "jetson-orin-nano",
+        "qemu-a72",
+        "qemu-a72-icount",
+        "local",
+        "local-gpu",
+    }
     rpi4 = get_profile("rpi4")
     assert (rpi4.cpu, rpi4.cores, rpi4.ghz, rpi4.arch, rpi4.dotprod) == (
         "Cortex-A72",
@@ -24,7 +32,7 @@ def test_profiles_are_data_with_the_a72_facts() -> None:
         False,
     )
     assert get_profile("rpi5").dotprod and get_profile("qemu-a72").emulated
-    assert not any(p.emulated for name, p in profiles().items() if name != "qemu-a72")
+    assert {name for name, p in profiles().items() if p.emulated} == {"qemu-a72", "qemu-a72-icount"}
     with pytest.raises(DeviceError, match="unknown device profile 'rpi9'"):
         get_profile("rpi9")
 
@@ -56,6 +64,7 @@ def test_add_list_and_remove_devices(config_dir: Path) -> None:
         "4x Cortex-A72",
         "qemu-a72",
         "local",
+        "local-gpu",
         "jetson-orin-nano",
     ):
         assert expected in listing.stdout
