@@ -1,0 +1,68 @@
+package dev.edgeship.kit
+
+import android.content.res.AssetManager
+import org.json.JSONObject
+import kotlin.math.exp
+
+/** One model input as metadata.json describes it: the name to feed, its dtype and the shape fed. */
+data class InputSpec(val name: String, val index: Int, val dtype: String, val shape: IntArray)
+
+/** A label with its softmax probability. */
+data class Prediction(val label: String, val probability: Float)
+
+/** metadata.json, read from the app's assets (folder [dir]). */
+class KitMetadata(val json: JSONObject, val dir: String) {
+    val modelFile: String = json.getJSONObject("model").getString("file")
+    val preprocessing: JSONObject = json.getJSONObject("preprocessing")
+    val isText: Boolean = preprocessing.getString("kind") == "text"
+    val outputName: String = json.getJSONObject("postprocessing").getString("output")
+    val labels: List<String> = json.getJSONArray("labels").let { array -> List(array.length()) { array.getString(it) } }
+    val inputs: List<InputSpec> = json.getJSONArray("inputs").let { array ->
+        List(array.length()) { i ->
+            val spec = array.getJSONObject(i)
+            val shape = spec.getJSONArray("shape")
+            InputSpec(spec.getString("name"), spec.getInt("index"), spec.getString("dtype"), IntArray(shape.length()) { shape.getInt(it) })
+        }
+    }
+
+    /** The tokenizer settings of a text model, with its vocabulary read from vocab.txt. */
+    fun tokenizer(assets: AssetManager): WordPieceTokenizer {
+        val config = WordPieceTokenizer.Config().apply {
+            cleanText = preprocessing.getBoolean("clean_text")
+            handleChineseChars = preprocessing.getBoolean("handle_chinese_chars")
+            stripAccents = preprocessing.getBoolean("strip_accents")
+            lowercase = preprocessing.getBoolean("lowercase")
+            continuingSubwordPrefix = preprocessing.getString("continuing_subword_prefix")
+            maxInputCharsPerWord = preprocessing.getInt("max_input_chars_per_word")
+            maxLength = preprocessing.getInt("max_length")
+            unkToken = preprocessing.getString("unk_token")
+            clsToken = preprocessing.getString("cls_token")
+            sepToken = preprocessing.getString("sep_token")
+            padToken = preprocessing.getString("pad_token")
+        }
+        val vocab = assets.open("$dir/${preprocessing.getString("vocab_file")}").use { WordPieceTokenizer.readVocab(it) }
+        return WordPieceTokenizer(vocab, config)
+    }
+
+    /** The int arrays a text becomes, by input name (input_ids, attention_mask, token_type_ids). */
+    fun textFeeds(encoding: WordPieceTokenizer.Encoding): Map<String, IntArray> = mapOf(
+        "input_ids" to encoding.inputIds,
+        "attention_mask" to encoding.attentionMask,
+        "token_type_ids" to encoding.tokenTypeIds,
+    )
+
+    /** Softmax over the logits, labels sorted by probability. */
+    fun predictions(logits: FloatArray): List<Prediction> {
+        val max = logits.maxOrNull() ?: 0f
+        val exps = logits.map { exp((it - max).toDouble()) }
+        val total = exps.sum()
+        return exps.mapIndexed { i, value -> Prediction(labels[i], (value / total).toFloat()) }
+            .sortedByDescending { it.probability }
+    }
+
+    companion object {
+        /** Read `dir`/metadata.json from the app's assets. */
+        fun load(assets: AssetManager, dir: String = "edgeship"): KitMetadata =
+            KitMetadata(JSONObject(assets.open("$dir/metadata.json").bufferedReader().use { it.readText() }), dir)
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+
+/// metadata.json, decoded; the kit's Resources/ files must be in the app bundle.
+struct KitMetadata: Decodable {
+    struct Model: Decodable { let file: String; let format: String; let variant: String }
+    struct Input: Decodable { let name: String; let index: Int; let dtype: String; let shape: [Int] }
+    struct Postprocessing: Decodable { let output: String }
+    struct Preprocessing: Decodable {
+        let kind: String
+        // text
+        let max_length: Int?
+        let vocab_file: String?
+        let clean_text: Bool?
+        let handle_chinese_chars: Bool?
+        let strip_accents: Bool?
+        let lowercase: Bool?
+        let continuing_subword_prefix: String?
+        let max_input_chars_per_word: Int?
+        let unk_token: String?
+        let cls_token: String?
+        let sep_token: String?
+        let pad_token: String?
+        // image
+        let image_size: [Int]?
+        let resize_shorter_to: Int?
+        let scale: Float?
+        let mean: [Float]?
+        let std: [Float]?
+    }
+
+    let model: Model
+    let inputs: [Input]
+    let labels: [String]
+    let preprocessing: Preprocessing
+    let postprocessing: Postprocessing
+
+    static func load(from bundle: Bundle = .main) throws -> KitMetadata {
+        guard let url = bundle.url(forResource: "metadata", withExtension: "json") else {
+            throw CocoaError(.fileNoSuchFile)
+        }
+        return try JSONDecoder().decode(KitMetadata.self, from: Data(contentsOf: url))
+    }
+
+    /// The tokenizer of a text model, with vocab.txt from the app bundle.
+    func tokenizer(bundle: Bundle = .main) throws -> WordPieceTokenizer {
+        let name = (preprocessing.vocab_file ?? "vocab.txt") as NSString
+        guard let url = bundle.url(forResource: name.deletingPathExtension, withExtension: name.pathExtension) else {
+            throw CocoaError(.fileNoSuchFile)
+        }
+        return try WordPieceTokenizer(vocabURL: url, settings: preprocessing)
+    }
+
+    /// Softmax over the logits; labels with probabilities, most likely first.
+    func predictions(logits: [Float]) -> [(label: String, probability: Float)] {
+        let maximum = logits.max() ?? 0
+        let exps = logits.map { expf($0 - maximum) }
+        let total = exps.reduce(0, +)
+        return zip(labels, exps.map { $0 / total }).map { (label: $0.0, probability: $0.1) }
+            .sorted { $0.probability > $1.probability }
+    }
+}
