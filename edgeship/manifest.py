@@ -106,6 +106,14 @@ class GraphInfo(_Model):
     quantized_ops: dict[str, int] = Field(default_factory=dict)
 
 
+class GpuTarget(_Model):
+    """The GPU and TensorRT version an engine was built for: the only ones it runs on."""
+
+    gpu: str = Field(description="GPU name as CUDA reports it, e.g. NVIDIA H100 80GB HBM3 or Orin.")
+    compute_capability: str = Field(pattern=r"^\d+\.\d+$", description="CUDA compute capability, e.g. 8.7.")
+    tensorrt: str = Field(description="TensorRT version that built the engine.")
+
+
 class Variant(_Model):
     """One artifact of the model: a format at a precision."""
 
@@ -118,8 +126,18 @@ class Variant(_Model):
     produced_by: Producer
     source_variant: str | None = Field(default=None, description="The variant this one was derived from.")
     kept_float: list[str] = Field(default_factory=list, description="Layers left in float by quantization.")
+    inputs: list[TensorSpec] | None = Field(
+        default=None,
+        description="This file's own inputs when they differ from the bundle's (e.g. a static int32 .tflite).",
+    )
+    outputs: list[TensorSpec] | None = Field(
+        default=None, description="This file's own outputs when they differ from the bundle's."
+    )
     graph: GraphInfo | None = None
     parity: Parity | None = None
+    built_for: GpuTarget | None = Field(
+        default=None, description="TensorRT engines: the GPU and TensorRT version the engine only runs on."
+    )
     accuracy: float | None = Field(default=None, ge=0, le=1)
     evaluated_on: EvaluatedOn | None = None
     eval_agreement: float | None = Field(
@@ -174,6 +192,10 @@ class Manifest(_Model):
     )
     variants: list[Variant] = Field(default_factory=list)
     benchmarks: list[Benchmark] = Field(default_factory=list)
+
+    def inputs_of(self, variant: Variant) -> list[TensorSpec]:
+        """The inputs `variant`'s file takes: its own signature, else the bundle's."""
+        return variant.inputs if variant.inputs is not None else self.inputs
 
     def variant(self, variant_id: str) -> Variant | None:
         """The variant with this id, if any."""

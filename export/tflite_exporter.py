@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from edgeship.errors import BundleError, MissingDependencyError, UnsupportedModelError
 from edgeship.export.registry import ExportOptions, ExportResult, register_exporter
 from edgeship.export.sample_inputs import sample_inputs
-from edgeship.export.tflite_graph import compute_op_counts, custom_ops, read_operators
-from edgeship.manifest import DType, GraphInfo, TensorSpec
+from edgeship.export.tflite_graph import compute_op_counts, custom_ops, read_operators, read_signature
+from edgeship.manifest import GraphInfo, TensorSpec
 from edgeship.runtimes.native_stderr import silenced_native_stderr
 
 if TYPE_CHECKING:
@@ -25,7 +25,6 @@ FLEX_HINT = (
 )
 MISSING_LOWERING = re.compile(r"Lowering not found: (aten\.[\w.]+)")
 MISSING_KERNEL = re.compile(r"(?:builtin opcode|custom op:?) '?([\w.]+)'?")
-NUMPY_DTYPES: dict[str, DType] = {"float32": "float32", "int32": "int32", "int8": "int8", "uint8": "uint8"}
 
 
 @register_exporter("tflite")
@@ -128,10 +127,8 @@ def _conversion_error(loaded: LoadedModel, exc: Exception) -> UnsupportedModelEr
 
 def _signature(path: Path, loaded: LoadedModel) -> tuple[list[TensorSpec], list[TensorSpec]]:
     """The artifact's input and output specs as LiteRT reads them (this also proves it loads)."""
-    from edgeship.runtimes.litert_session import LiteRtSession
-
     try:
-        session = LiteRtSession(path, threads=1)
+        return read_signature(path, loaded.input_names)
     except BundleError as exc:
         path.unlink()
         ops = sorted(set(MISSING_KERNEL.findall(str(exc.__cause__))))
@@ -139,19 +136,6 @@ def _signature(path: Path, loaded: LoadedModel) -> tuple[list[TensorSpec], list[
             f"{loaded.architecture} converts to ops LiteRT has no kernel for: {', '.join(ops) or exc.message}",
             hint=FLEX_HINT,
         ) from exc
-
-    def specs(details: dict[str, dict[str, Any]]) -> list[TensorSpec]:
-        return [
-            TensorSpec(
-                name=name,
-                dtype=NUMPY_DTYPES[detail["dtype"].__name__],
-                shape=[int(dim) for dim in detail["shape"]],
-            )
-            for name, detail in details.items()
-        ]
-
-    inputs = sorted(specs(session.input_details), key=lambda spec: loaded.input_names.index(spec.name))
-    return inputs, specs(session.output_details)
 
 
 def _shape_options(loaded: LoadedModel, inputs: list[TensorSpec]) -> dict[str, Any]:

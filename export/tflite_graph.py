@@ -1,13 +1,25 @@
-"""Facts read from a .tflite flatbuffer: operators by name, non-builtin ops, ops on quantized tensors."""
+"""Facts read from a .tflite file: operators by name, non-builtin ops, ops on quantized tensors, I/O."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from edgeship.manifest import DType, TensorSpec
 
 CUSTOM_OPCODE = 32
 QUANTIZED_TYPES = frozenset({"INT8", "UINT8", "INT4", "INT2", "INT16", "FLOAT16"})
+NUMPY_DTYPES: dict[str, DType] = {
+    "float32": "float32",
+    "float16": "float16",
+    "int32": "int32",
+    "int64": "int64",
+    "int8": "int8",
+    "uint8": "uint8",
+    "bool": "bool",
+}
 COMPUTE_OPS = (
     "FULLY_CONNECTED",
     "BATCH_MATMUL",
@@ -75,3 +87,25 @@ def quantized_op_counts(operators: list[Operator]) -> dict[str, int]:
 def custom_ops(operators: list[Operator]) -> list[str]:
     """Names of the non-builtin ops (Flex/Select-TF and other custom ops), each once."""
     return sorted({op.name for op in operators if op.custom})
+
+
+def read_signature(path: Path, order: list[str] | None = None) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    """The default signature's inputs (in `order` where given) and outputs, as LiteRT loads them."""
+    from edgeship.runtimes.litert_session import LiteRtSession
+
+    session = LiteRtSession(path, threads=1)
+
+    def specs(details: dict[str, dict[str, Any]]) -> list[TensorSpec]:
+        return [
+            TensorSpec(
+                name=name,
+                dtype=NUMPY_DTYPES[detail["dtype"].__name__],
+                shape=[int(dim) for dim in detail["shape"]],
+            )
+            for name, detail in details.items()
+        ]
+
+    inputs = specs(session.input_details)
+    if order:
+        inputs.sort(key=lambda spec: order.index(spec.name) if spec.name in order else len(order))
+    return inputs, specs(session.output_details)

@@ -12,18 +12,26 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import shutil
+import subprocess
 import sys
 import time
 
 import numpy as np
 
-RUNTIME_BY_SUFFIX = {".onnx": "onnxruntime", ".ort": "onnxruntime", ".tflite": "litert"}
+RUNTIME_BY_SUFFIX = {
+    ".onnx": "onnxruntime",
+    ".ort": "onnxruntime",
+    ".tflite": "litert",
+    ".engine": "tensorrt",
+}
 RUNTIME_MODULES = {
     "onnxruntime": "onnxruntime",
     "ai-edge-litert": "ai_edge_litert",
     "tflite-runtime": "tflite_runtime",
+    "tensorrt": "tensorrt",
 }
 MISSING_RUNTIME_EXIT = 3
 # Linux "CPU part" numbers of Arm cores (implementer 0x41) that edge boards carry.
@@ -74,7 +82,11 @@ def open_onnxruntime(model: str, threads: int):
 
 
 def open_litert(model: str, threads: int):
-    """A LiteRT (or legacy tflite_runtime) runner: returns (run_fn, runtime version)."""
+    """A LiteRT (or legacy tflite_runtime) runner through the default signature: returns (run_fn, version).
+
+    Feeds are cast to the model's input types (int64 token ids -> int32; float -> int8/uint8 with the
+    input's scale and zero point for full-integer models); quantized outputs come back as float32.
+    """
     try:
         from ai_edge_litert import interpreter as tfl
 
@@ -87,15 +99,43 @@ def open_litert(model: str, threads: int):
         version = "tflite_runtime " + _package_version("tflite-runtime")
     interp = tfl.Interpreter(model_path=model, num_threads=threads)
     interp.allocate_tensors()
-    details = {d["name"]: d for d in interp.get_input_details()}
+    if interp.get_signature_list():
+        runner = interp.get_signature_runner()
+        inputs, outputs = runner.get_input_details(), runner.get_output_details()
 
-    def run(feeds):
-        for name, array in feeds.items():
-            interp.set_tensor(details[name]["index"], array)
+        def run(feeds):
+            results = runner(**{name: _litert_input(feeds[name], d) for name, d in inputs.items()})
+            return [_litert_output(results[name], d) for name, d in outputs.items()]
+
+        return run, version
+    # a file written without a signature (older converters): tensors by name, in graph order
+    inputs = {d["name"]: d for d in interp.get_input_details()}
+
+    def run_tensors(feeds):
+        for name, detail in inputs.items():
+            interp.set_tensor(detail["index"], _litert_input(feeds[name], detail))
         interp.invoke()
-        return [interp.get_tensor(d["index"]) for d in interp.get_output_details()]
+        return [_litert_output(interp.get_tensor(d["index"]), d) for d in interp.get_output_details()]
 
-    return run, version
+    return run_tensors, version
+
+
+def _litert_input(array, detail: dict):
+    """Cast (or quantize, for integer inputs with a scale) one feed to the model's input dtype."""
+    dtype = np.dtype(detail["dtype"])
+    scale, zero_point = detail["quantization"]
+    if dtype.kind in "iu" and scale and array.dtype.kind == "f":
+        info = np.iinfo(dtype)
+        return np.clip(np.round(array / scale + zero_point), info.min, info.max).astype(dtype)
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def _litert_output(array, detail: dict):
+    """Dequantize an integer output that has a scale; other outputs pass through."""
+    scale, zero_point = detail["quantization"]
+    if np.dtype(detail["dtype"]).kind in "iu" and scale:
+        return ((array.astype(np.float32) - zero_point) * scale).astype(np.float32)
+    return array
 
 
 def _package_version(name: str) -> str:
@@ -151,6 +191,7 @@ def probe(workdir: str) -> dict:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "runtimes": runtime_versions(),
+        "gpu": gpu_info(),
         "system": f"{platform.system()} {platform.release()}",
         "free_disk_mb": usage.free // (1 << 20),
     }
@@ -189,6 +230,8 @@ def benchmark(
     runtime = RUNTIME_BY_SUFFIX.get(suffix)
     if runtime is None:
         raise SystemExit(f"agent: unsupported artifact '{model}' (known: {', '.join(RUNTIME_BY_SUFFIX)})")
+    if runtime == "tensorrt":
+        return benchmark_tensorrt(model, feeds, threads, runs, warmup, emulated, outputs_file)
     started = time.perf_counter()
     run, version = (open_onnxruntime if runtime == "onnxruntime" else open_litert)(model, threads)
     load_ms = (time.perf_counter() - started) * 1000
@@ -216,6 +259,190 @@ def benchmark(
         "cpu": cpu_info(),
         "python": platform.python_version(),
         "emulated": emulated,
+    }
+
+
+# --- TensorRT mode: the Python API with torch CUDA buffers, or JetPack's trtexec where those are absent ---
+TRTEXEC_CANDIDATES = ("trtexec", "/usr/src/tensorrt/bin/trtexec")
+JETSON_COMPUTE = {"Orin": "8.7", "Xavier": "7.2", "TX2": "6.2", "Nano": "5.3"}
+TRTEXEC_STAT = re.compile(r"(min|max|mean|median|percentile\((\d+)%\)) = ([0-9.eE+-]+) ms")
+
+
+def parse_nvidia_smi(text: str) -> dict:
+    """The first GPU of `nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total
+    --format=csv,noheader,nounits` output."""
+    name, capability, driver, memory = [field.strip() for field in text.strip().splitlines()[0].split(",")]
+    return {"name": name, "compute_capability": capability, "driver": driver, "memory_mb": float(memory)}
+
+
+def gpu_info() -> dict | None:
+    """This machine's NVIDIA GPU (nvidia-smi, else the Jetson model) and trtexec; None without one."""
+    trtexec = next((shutil.which(c) for c in TRTEXEC_CANDIDATES if shutil.which(c)), None)
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        query = ["--query-gpu=name,compute_cap,driver_version,memory.total", "--format=csv,noheader,nounits"]
+        try:
+            done = subprocess.run([smi, *query], capture_output=True, text=True, timeout=30, check=True)
+            return {**parse_nvidia_smi(done.stdout), "trtexec": trtexec}
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            pass
+    try:
+        with open("/proc/device-tree/model", encoding="utf-8", errors="replace") as handle:
+            board = handle.read().strip("\x00\n ")
+    except OSError:
+        return None
+    if "Jetson" not in board:
+        return None
+    capability = next((cc for key, cc in JETSON_COMPUTE.items() if key in board), None)
+    return {
+        "name": board,
+        "compute_capability": capability,
+        "driver": None,
+        "memory_mb": None,
+        "trtexec": trtexec,
+    }
+
+
+def parse_trtexec_summary(text: str) -> dict:
+    """trtexec's performance summary: {"Latency": {"min", "max", "mean", "median", "p90", ...}, ...,
+    "throughput_qps"} from lines like `[I] GPU Compute Time: min = 0.7 ms, ..., percentile(99%) = 0.9 ms`."""
+    summary: dict = {}
+    for line in text.splitlines():
+        body = re.sub(r"^(\[[^\]]*\]\s*)+", "", line.strip())
+        if body.startswith("Throughput:"):
+            summary["throughput_qps"] = float(body.split(":", 1)[1].split()[0])
+            continue
+        label, _, stats = body.partition(":")
+        found = {(f"p{pct}" if pct else key): float(value) for key, pct, value in TRTEXEC_STAT.findall(stats)}
+        if "mean" in found and "median" in found:
+            summary[label.strip()] = found
+    return summary
+
+
+def trtexec_compute_times(records: list) -> list:
+    """Per-inference GPU compute milliseconds from trtexec's --exportTimes JSON."""
+    return [
+        float(r["computeMs"]) if "computeMs" in r else float(r["endComputeMs"]) - float(r["startComputeMs"])
+        for r in records
+    ]
+
+
+def benchmark_tensorrt(
+    model: str, feeds: dict, threads: int, runs: int, warmup: int, emulated: bool, outputs_file: str | None
+) -> dict:
+    """Time an engine on the GPU: CUDA events through the Python API, else trtexec's own timings."""
+    try:
+        import tensorrt as trt
+        import torch
+
+        python_api = bool(torch.cuda.is_available())
+    except ImportError:
+        python_api = False
+    gpu = gpu_info()
+    if python_api:
+        timing = _tensorrt_python(trt, torch, model, feeds, runs, warmup, outputs_file)
+    elif gpu and gpu["trtexec"]:
+        if outputs_file:
+            raise SystemExit("agent: --save-outputs needs the tensorrt Python package (trtexec keeps none)")
+        timing = _tensorrt_trtexec(gpu["trtexec"], model, feeds, runs, warmup)
+    else:
+        raise MissingRuntime("tensorrt")
+    return {
+        "model": os.path.basename(model),
+        "runtime": "tensorrt",
+        "threads": threads,
+        "runs": runs,
+        "warmup": warmup,
+        "input_shapes": {name: list(array.shape) for name, array in feeds.items()},
+        **timing,
+        "gpu": gpu,
+        "cpu": cpu_info(),
+        "python": platform.python_version(),
+        "emulated": emulated,
+    }
+
+
+def _tensorrt_python(trt, torch, model: str, feeds: dict, runs: int, warmup: int, outputs_file) -> dict:
+    started = time.perf_counter()
+    runtime = trt.Runtime(trt.Logger(trt.Logger.ERROR))
+    with open(model, "rb") as handle:
+        engine = runtime.deserialize_cuda_engine(handle.read())
+    if engine is None:
+        raise SystemExit(
+            f"agent: TensorRT {trt.__version__} on {torch.cuda.get_device_name()} cannot load "
+            f"{os.path.basename(model)}: built for another GPU or TensorRT version (rebuild it on this device)"
+        )
+    context = engine.create_execution_context()
+    stream = torch.cuda.Stream()
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    inputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+    buffers = {}
+    for name in inputs:
+        array = np.ascontiguousarray(feeds[name], dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        buffers[name] = torch.from_numpy(array).cuda()
+        context.set_input_shape(name, tuple(array.shape))
+    for name in names:
+        if name not in buffers:
+            dtype = torch.from_numpy(np.empty(0, trt.nptype(engine.get_tensor_dtype(name)))).dtype
+            shape = tuple(context.get_tensor_shape(name))
+            buffers[name] = torch.empty(shape, dtype=dtype, device="cuda")
+        context.set_tensor_address(name, buffers[name].data_ptr())
+    load_ms = (time.perf_counter() - started) * 1000
+    outputs = [n for n in names if n not in inputs]
+    context.execute_async_v3(stream.cuda_stream)
+    stream.synchronize()
+    if outputs_file:
+        np.savez(outputs_file, *[buffers[n].cpu().numpy() for n in outputs])
+    for _ in range(warmup):
+        context.execute_async_v3(stream.cuda_stream)
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    timings = []
+    for _ in range(runs):
+        start.record(stream)
+        context.execute_async_v3(stream.cuda_stream)
+        end.record(stream)
+        end.synchronize()
+        timings.append(start.elapsed_time(end))
+    free, total = torch.cuda.mem_get_info()
+    activations = getattr(engine, "device_memory_size_v2", None) or engine.device_memory_size
+    return {
+        "runtime_version": trt.__version__,
+        "timing": "cuda-events (GPU time per inference, inputs resident on the GPU)",
+        "latency_ms": latency_stats(timings),
+        "load_ms": load_ms,
+        "gpu_memory_mb": {
+            "used": (total - free) / (1 << 20),
+            "total": total / (1 << 20),
+            "engine_activations": activations / (1 << 20),
+        },
+    }
+
+
+def _tensorrt_trtexec(trtexec: str, model: str, feeds: dict, runs: int, warmup: int) -> dict:
+    """trtexec fills the inputs with its own random values (engine timing does not depend on them)."""
+    import tempfile
+
+    shapes = ",".join(f"{name}:{'x'.join(str(d) for d in array.shape)}" for name, array in feeds.items())
+    with tempfile.TemporaryDirectory() as scratch:
+        times_file = os.path.join(scratch, "times.json")
+        command = [trtexec, f"--loadEngine={model}", f"--shapes={shapes}", f"--iterations={warmup + runs}"]
+        command += ["--warmUp=0", "--duration=0", "--avgRuns=1", f"--exportTimes={times_file}"]
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            last = (
+                [line for line in (done.stdout + done.stderr).splitlines() if line.strip()] or ["no output"]
+            )[-1]
+            raise SystemExit(f"agent: trtexec failed on {os.path.basename(model)}: {last}")
+        with open(times_file, encoding="utf-8") as handle:
+            timings = trtexec_compute_times(json.load(handle))[warmup:]
+    version = re.search(r"TensorRT v(\d+)", done.stdout)
+    return {
+        "runtime_version": f"trtexec {version.group(1) if version else 'unknown'}",
+        "timing": "trtexec GPU compute time per inference",
+        "latency_ms": latency_stats(timings),
+        "load_ms": (time.perf_counter() - started) * 1000,
+        "trtexec_summary": parse_trtexec_summary(done.stdout),
     }
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from edgeship.compress.quantize.spec import QuantizationSpec, Scheme
 from edgeship.errors import EdgeshipError
-from edgeship.manifest import GraphInfo
+from edgeship.manifest import GraphInfo, TensorSpec
 from edgeship.registry import Registry
 
 CalibrationBatches = list[dict[str, np.ndarray]]
@@ -19,11 +19,14 @@ CalibrationBatches = list[dict[str, np.ndarray]]
 
 @dataclass
 class QuantizeResult:
-    """What a backend wrote: graph facts, the options it used and the tool versions."""
+    """What a backend wrote: graph facts, the options it used, the tool versions and, where quantization
+    changed them (int8 I/O), the artifact's inputs and outputs."""
 
     graph: GraphInfo
     options: dict[str, Any] = field(default_factory=dict)
     tools: dict[str, str] = field(default_factory=dict)
+    inputs: list[TensorSpec] | None = None
+    outputs: list[TensorSpec] | None = None
 
 
 class Quantizer(Protocol):

@@ -21,8 +21,13 @@ from edgeship.compress.quantize.registry import CalibrationBatches, QuantizeResu
 from edgeship.compress.quantize.spec import QuantizationSpec, Scheme
 from edgeship.compress.quantize.tflite_layers import Layer, read_layers, runtime_unsafe_scopes
 from edgeship.errors import DataError, EdgeshipError, MissingDependencyError
-from edgeship.export.tflite_graph import compute_op_counts, quantized_op_counts, read_operators
-from edgeship.manifest import GraphInfo
+from edgeship.export.tflite_graph import (
+    compute_op_counts,
+    quantized_op_counts,
+    read_operators,
+    read_signature,
+)
+from edgeship.manifest import GraphInfo, TensorSpec
 
 SIGNATURE = "serving_default"
 LOAD_CHECK = "import sys; from ai_edge_litert.interpreter import Interpreter as I; I(model_path=sys.argv[1]).allocate_tensors()"
@@ -60,6 +65,7 @@ class TfliteQuantizer:
             _check_loads(written, spec.scheme)
             written.replace(destination)
         operators = read_operators(destination)
+        inputs, outputs = read_signature(destination)
         return QuantizeResult(
             graph=GraphInfo(
                 nodes=len(operators),
@@ -67,8 +73,10 @@ class TfliteQuantizer:
                 fused_ops=compute_op_counts(operators),
                 quantized_ops=quantized_op_counts(operators),
             ),
-            options={**spec.model_dump(mode="json"), **options, **_io_types(destination)},
+            options={**spec.model_dump(mode="json"), **options, **_io_types(inputs, outputs)},
             tools={"ai-edge-quantizer": metadata.version("ai-edge-quantizer")},
+            inputs=inputs,
+            outputs=outputs,
         )
 
 
@@ -239,12 +247,9 @@ def _check_loads(path: Path, scheme: str) -> None:
         )
 
 
-def _io_types(path: Path) -> dict[str, Any]:
+def _io_types(inputs: list[TensorSpec], outputs: list[TensorSpec]) -> dict[str, Any]:
     """The quantized artifact's input and output dtypes (int8-static makes float I/O int8)."""
-    from edgeship.runtimes.litert_session import LiteRtSession
-
-    session = LiteRtSession(path, threads=1)
     return {
-        "input_dtypes": {name: d["dtype"].__name__ for name, d in session.input_details.items()},
-        "output_dtypes": {name: d["dtype"].__name__ for name, d in session.output_details.items()},
+        "input_dtypes": {spec.name: spec.dtype for spec in inputs},
+        "output_dtypes": {spec.name: spec.dtype for spec in outputs},
     }

@@ -53,7 +53,8 @@ def register(app: typer.Typer) -> None:
     def bench(
         bundle: Path = typer.Argument(..., help="Bundle directory."),
         device: str = typer.Option(
-            "local", help="Where to run: local, qemu-a72, or a device added with `edgeship devices add`."
+            "local",
+            help="Where to run: local, local-gpu, qemu-a72, or a device added with `edgeship devices add`.",
         ),
         variant: list[str] | None = typer.Option(None, help="Variant id (repeatable); default: all."),
         threads: int | None = typer.Option(None, help="Intra-op threads (default: the device's cores)."),

@@ -19,8 +19,11 @@ def register(app: typer.Typer) -> None:
         scheme: list[str] = typer.Option(
             ..., help="int8-dynamic, int8-static, int4-weight or fp16; repeat or comma-separate for several."
         ),
-        artifact_format: str = typer.Option(
-            "onnx", "--format", "-f", help="Which fp32 artifact to quantize."
+        artifact_format: str | None = typer.Option(
+            None,
+            "--format",
+            "-f",
+            help="Which fp32 artifact to quantize (default: onnx, else the bundle's only one).",
         ),
         source: str | None = typer.Option(None, "--from", help="Variant to quantize (default: FORMAT-fp32)."),
         calibration_data: Path | None = typer.Option(
@@ -35,6 +38,10 @@ def register(app: typer.Typer) -> None:
         int4_algorithm: str = typer.Option("rtn", help="int4-weight: rtn or hqq (HQQ is asymmetric)."),
         per_channel: bool = typer.Option(True, help="int8: per-output-channel weight scales."),
         target_cpu: str | None = typer.Option(None, help="int8-static: x86 or arm (default: this host)."),
+        target_runtime: str = typer.Option(
+            "onnxruntime",
+            help="Who runs the ONNX Q/DQ graph: onnxruntime, or tensorrt (signed symmetric Q/DQ).",
+        ),
         keep_float: list[str] | None = typer.Option(None, help="Layer to leave in float (repeatable)."),
         eval_data: Path | None = typer.Option(
             None, help="Labelled data for accuracy (CSV/JSONL or image folder)."
@@ -68,6 +75,7 @@ def register(app: typer.Typer) -> None:
                     int4_algorithm=int4_algorithm,  # type: ignore[arg-type]
                     per_channel=per_channel,
                     target_cpu=target_cpu,  # type: ignore[arg-type]
+                    target_runtime=target_runtime,  # type: ignore[arg-type]
                     keep_float=tuple(keep_float or ()),
                 )
                 for name in schemes

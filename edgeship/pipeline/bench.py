@@ -12,18 +12,21 @@ from edgeship.console import console
 from edgeship.devices.push import check_runnable, staged_files
 from edgeship.devices.registry import get_device
 from edgeship.errors import EdgeshipError
-from edgeship.manifest import Benchmark, LatencyStats, Manifest, TextPreprocessing
+from edgeship.manifest import Benchmark, LatencyStats, Manifest, TextPreprocessing, Variant
 
 
-def input_specs(manifest: Manifest, batch: int, sequence_length: int | None) -> list[dict[str, Any]]:
-    """Concrete agent input specs: dynamic axes filled, token ids inside the vocabulary."""
+def input_specs(
+    manifest: Manifest, variant: Variant, batch: int, sequence_length: int | None
+) -> list[dict[str, Any]]:
+    """Concrete agent input specs for `variant`: dynamic axes filled, token ids inside the vocabulary."""
     preprocessing = manifest.preprocessing
     sequence = sequence_length or (
         preprocessing.max_length if isinstance(preprocessing, TextPreprocessing) else 1
     )
     specs = []
-    for tensor in manifest.inputs:
+    for tensor in manifest.inputs_of(variant):
         shape = [batch if d == "batch" else sequence if isinstance(d, str) else d for d in tensor.shape]
+        _check_static(variant, tensor.shape, batch, sequence_length)
         spec: dict[str, Any] = {"name": tensor.name, "dtype": tensor.dtype, "shape": shape}
         if tensor.name == "input_ids" and isinstance(preprocessing, TextPreprocessing):
             spec.update(low=0, high=preprocessing.vocab_size)
@@ -33,6 +36,23 @@ def input_specs(manifest: Manifest, batch: int, sequence_length: int | None) -> 
             spec.update(low=0, high=1)
         specs.append(spec)
     return specs
+
+
+def _check_static(variant: Variant, shape: list[int | str], batch: int, sequence_length: int | None) -> None:
+    """Refuse a batch or sequence length that a static-shape artifact (e.g. .tflite) cannot take."""
+    wrong_batch = isinstance(shape[0], int) and shape[0] != batch
+    wrong_sequence = (
+        sequence_length is not None
+        and len(shape) == 2
+        and isinstance(shape[1], int)
+        and shape[1] != sequence_length
+    )
+    if wrong_batch or wrong_sequence:
+        raise EdgeshipError(
+            f"variant '{variant.id}' has the static input shape {shape}: it cannot run "
+            + (f"--batch {batch}" if wrong_batch else f"--seq-len {sequence_length}"),
+            hint="leave --batch / --seq-len at the exported shape, or pick other variants with --variant",
+        )
 
 
 def bench_bundle(
@@ -57,19 +77,19 @@ def bench_bundle(
             "--runs, --batch and --threads must be at least 1 and --warmup at least 0", hint="fix the option"
         )
     variants = bundle.select_variants(variant_ids)
+    specs = [input_specs(bundle.manifest, variant, batch, sequence_length) for variant in variants]
     with console.status(f"Probing {device} ({target.address})"):
         probe = target.probe()
     check_runnable(target, probe, variants, bundle.manifest.source.task)
     threads = threads or probe["cpu"]["cores"] or os.cpu_count() or 1
-    specs = input_specs(bundle.manifest, batch, sequence_length)
     files = staged_files(bundle, variants)
     with console.status(f"Pushing {len(variants)} variant(s) to {device}"):
         locations = target.stage(files)
     results = []
-    for variant, item in zip(variants, files, strict=True):
+    for variant, item, variant_specs in zip(variants, files, specs, strict=True):
         location = locations[item.relative]
         with console.status(f"Benchmarking {variant.id} on {device} ({runs} runs, {threads} threads)"):
-            raw = target.run_agent(location, specs, threads=threads, runs=runs, warmup=warmup)
+            raw = target.run_agent(location, variant_specs, threads=threads, runs=runs, warmup=warmup)
         raw_file = f"bench/{device}/{variant.id}.json"
         bundle.path(raw_file).parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(bundle.path(raw_file), json.dumps(raw, indent=2) + "\n")

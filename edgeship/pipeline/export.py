@@ -20,9 +20,15 @@ from edgeship.console import step
 from edgeship.errors import BundleError, ParityError
 from edgeship.export.archs import arch_config
 from edgeship.export.parity import load_reference, measure_parity, reference_logits, save_reference
-from edgeship.export.registry import ExportOptions, ExportResult, get_exporter
+from edgeship.export.registry import VARIANT_PRECISION, ExportOptions, ExportResult, get_exporter
 from edgeship.export.sample_inputs import sample_inputs
 from edgeship.manifest import Manifest, Preprocessing, Producer, Source, Task, TextPreprocessing, Variant
+from edgeship.pipeline.export_precision import (
+    check_precision,
+    parity_fails,
+    parity_tolerance,
+    with_source_graph,
+)
 from edgeship.runtimes.base import open_session
 
 TOKENIZER_DIR = "tokenizer"
@@ -44,10 +50,11 @@ def export_model(
 ) -> tuple[Bundle, Variant]:
     """Export `model` to `artifact_format` into bundle `out` (created, or extended if it exists)."""
     options = options or ExportOptions()
-    get_exporter(artifact_format)
+    source = check_precision(get_exporter(artifact_format), options, out)
     existing = is_bundle(out)
     if existing:
         bundle = Bundle.open(out)
+        options = with_source_graph(bundle, options, source)
     else:
         prepare_output(out)
     with step(f"Loading {model}"):
@@ -55,7 +62,9 @@ def export_model(
     if existing:
         _check_same_source(bundle, loaded)
         reference = _stored_reference(bundle, options)
-        variant, _ = _export_variant(bundle.root, loaded, artifact_format, options, reference)
+        variant, result = _export_variant(bundle.root, loaded, artifact_format, options, reference)
+        if (result.inputs, result.outputs) != (bundle.manifest.inputs, bundle.manifest.outputs):
+            variant.inputs, variant.outputs = result.inputs, result.outputs
         bundle.manifest.put_variant(variant)
         bundle.save()
         return bundle, variant
@@ -99,15 +108,16 @@ def _export_variant(
 ) -> tuple[Variant, ExportResult]:
     """Export into a staging file, check parity, then move the file into `root/models/`."""
     exporter = get_exporter(artifact_format)
-    tolerance = arch_config(loaded.model_type).tolerance
-    variant_id = f"{artifact_format}-fp32"
+    tolerance = parity_tolerance(options, arch_config(loaded.model_type).tolerance)
+    precision = VARIANT_PRECISION[options.precision]
+    variant_id = f"{artifact_format}-{precision}"
     with staging_directory(root) as staging:
         staged = staging / f"{variant_id}{exporter.suffix}"
         with step(f"Exporting {loaded.architecture} to {artifact_format}"):
             result = exporter.export(loaded, staged, options)
         with step(f"Checking parity on {len(reference[1])} inputs"):
             parity = measure_parity(open_session(staged, artifact_format), *reference, tolerance)
-        if parity.max_abs_diff > tolerance or parity.argmax_agreement < 1.0:
+        if parity_fails(options, parity):
             raise ParityError(
                 f"{artifact_format} export of {loaded.architecture} disagrees with PyTorch: max abs diff "
                 f"{parity.max_abs_diff:.3g} (tolerance {tolerance:g}), argmax agreement {parity.argmax_agreement:.3f}",
@@ -117,13 +127,15 @@ def _export_variant(
     variant = Variant(
         id=variant_id,
         format=artifact_format,  # type: ignore[arg-type]
-        precision="fp32",
+        precision=precision,
         file=f"models/{variant_id}{exporter.suffix}",
         bytes=size,
         sha256=digest,
         produced_by=Producer(step="export", options=result.options, tools=result.tools),
+        source_variant=getattr(exporter, "derived_from", {}).get(options.precision),
         graph=result.graph,
         parity=parity,
+        built_for=result.built_for,
     )
     return variant, result
 

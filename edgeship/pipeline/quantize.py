@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from edgeship.bundle import Bundle, install_file, staging_directory
-from edgeship.compress.quantize.registry import Quantizer, get_quantizer
+from edgeship.compress.quantize.registry import Quantizer, QuantizeResult, get_quantizer
 from edgeship.compress.quantize.spec import QuantizationSpec
 from edgeship.console import console, step
 from edgeship.errors import BundleError, DataError, EdgeshipError
 from edgeship.export.parity import load_reference, measure_parity
-from edgeship.manifest import Parity, Producer, Variant
+from edgeship.manifest import Manifest, Parity, Producer, Variant
 from edgeship.pipeline.evaluate import record_accuracy
 from edgeship.pipeline.features import (
     EncodedExamples,
@@ -65,7 +65,7 @@ def quantize_bundle(
     bundle_dir: Path,
     specs: list[QuantizationSpec],
     *,
-    artifact_format: str = "onnx",
+    artifact_format: str | None = None,
     source_variant: str | None = None,
     calibration_data: Path | Examples | None = None,
     eval_data: Path | Examples | None = None,
@@ -73,7 +73,8 @@ def quantize_bundle(
     max_accuracy_drop: float | None = None,
     min_agreement: float | None = None,
 ) -> list[Variant]:
-    """Quantize the fp32 variant once per spec; each new variant gets parity and, with eval data, accuracy."""
+    """Quantize the fp32 variant (of `artifact_format`, needed when the bundle holds several) once per
+    spec; each new variant gets parity and, with eval data, accuracy."""
     bundle = Bundle.open(bundle_dir)
     source = _source_variant(bundle, artifact_format, source_variant)
     quantizers = [get_quantizer(source.format, spec.scheme) for spec in specs]
@@ -103,13 +104,24 @@ def quantize_bundle(
     return variants
 
 
-def _source_variant(bundle: Bundle, artifact_format: str, variant_id: str | None) -> Variant:
+def _source_variant(bundle: Bundle, artifact_format: str | None, variant_id: str | None) -> Variant:
+    """The variant to quantize: `variant_id`, else FORMAT-fp32; with neither, onnx-fp32 where the bundle
+    has one, else its only fp32 variant (a bundle exported to TFLite alone)."""
+    if variant_id is None and artifact_format is None:
+        fp32 = [v for v in bundle.manifest.variants if v.precision == "fp32"]
+        if bundle.manifest.variant("onnx-fp32") is None and len(fp32) > 1:
+            raise BundleError(
+                f"bundle {bundle.root} has {len(fp32)} fp32 variants ({', '.join(v.id for v in fp32)}); "
+                "which one to quantize is ambiguous",
+                hint="pass " + " or ".join(f"--format {v.format}" for v in fp32),
+            )
+        artifact_format = fp32[0].format if len(fp32) == 1 else "onnx"
     wanted = variant_id or f"{artifact_format}-fp32"
     source = bundle.manifest.variant(wanted)
     if source is None:
         raise BundleError(
             f"bundle {bundle.root} has no variant '{wanted}' to quantize",
-            hint=f"run `edgeship export MODEL --format {artifact_format} --out {bundle.root}` first",
+            hint=f"run `edgeship export MODEL --format {artifact_format or 'onnx'} --out {bundle.root}` first",
         )
     if source.precision != "fp32":
         raise BundleError(
@@ -141,7 +153,9 @@ def _quantize_one(
     calibration: list[dict[str, np.ndarray]] | None,
     budget: AccuracyBudget | None,
 ) -> Variant:
-    variant_id = f"{source.format}-{spec.scheme}"
+    # TensorRT-form Q/DQ graphs get their own id so they can sit beside the ONNX Runtime ones
+    runtime_suffix = "-tensorrt" if spec.target_runtime == "tensorrt" else ""
+    variant_id = f"{source.format}-{spec.scheme}{runtime_suffix}"
     suffix = Path(source.file).suffix
     with staging_directory(bundle.root) as staging:
         staged = staging / f"{variant_id}{suffix}"
@@ -169,10 +183,20 @@ def _quantize_one(
         graph=result.graph,
         parity=parity,
     )
+    _record_signature(bundle.manifest, source, variant, result)
     if budget is not None and scores is not None:
         record_accuracy(variant, scores[0], budget.eval_data, budget.split)
         variant.eval_agreement = scores[1]
     return variant
+
+
+def _record_signature(manifest: Manifest, source: Variant, variant: Variant, result: QuantizeResult) -> None:
+    """Give `variant` its own I/O specs (in the source's input order) where they differ from the bundle's."""
+    order = [spec.name for spec in manifest.inputs_of(source)]
+    inputs = sorted(result.inputs, key=lambda s: order.index(s.name)) if result.inputs else source.inputs
+    outputs = result.outputs or source.outputs
+    if (inputs or manifest.inputs, outputs or manifest.outputs) != (manifest.inputs, manifest.outputs):
+        variant.inputs, variant.outputs = inputs or manifest.inputs, outputs or manifest.outputs
 
 
 def _parity(bundle: Bundle, artifact: Path, artifact_format: str, scheme: str) -> Parity:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -79,61 +78,51 @@ def test_onnx_outputs_under_emulation_match_the_host(
         assert np.abs(expected["arr_0"] - got["arr_0"]).max() < 1e-4
 
 
-def tiny_tflite(userland: Userland, path: Path, weights: np.ndarray, bias: np.ndarray) -> None:
-    """A one-op TFLite model (FULLY_CONNECTED), written with the schema shipped inside ai-edge-litert."""
-    import flatbuffers
+@pytest.fixture(scope="module")
+def tflite_text_models(tmp_path_factory: pytest.TempPathFactory, distilbert_dir: Path) -> dict[str, Path]:
+    """The tiny DistilBERT converted by litert-torch (int32 ids, seq 16) and its full-integer int8 file."""
+    pytest.importorskip("litert_torch")
+    pytest.importorskip("ai_edge_quantizer")
+    from edgeship.compress.quantize.registry import get_quantizer
+    from edgeship.compress.quantize.spec import QuantizationSpec
+    from edgeship.compress.sources import load_model
+    from edgeship.export.registry import ExportOptions, get_exporter
+    from edgeship.export.sample_inputs import sample_inputs
 
-    [schema_file] = userland.root.glob(
-        "usr/local/lib/python3.11/dist-packages/ai_edge_litert/schema_py_generated.py"
-    )
-    spec = importlib.util.spec_from_file_location("tflite_schema", schema_file)
-    assert spec and spec.loader
-    schema = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(schema)
-
-    def tensor(name: str, shape: list[int], buffer: int) -> object:
-        item = schema.TensorT()
-        item.name, item.shape, item.type, item.buffer = name, shape, schema.TensorType.FLOAT32, buffer
-        return item
-
-    buffers = [schema.BufferT() for _ in range(5)]
-    buffers[2].data = list(weights.astype("<f4").tobytes())
-    buffers[3].data = list(bias.astype("<f4").tobytes())
-    outputs, inputs = weights.shape
-    graph = schema.SubGraphT()
-    graph.tensors = [
-        tensor("x", [1, inputs], 1),
-        tensor("w", [outputs, inputs], 2),
-        tensor("b", [outputs], 3),
-        tensor("y", [1, outputs], 4),
-    ]
-    graph.inputs, graph.outputs = [0], [3]
-    operator = schema.OperatorT()
-    operator.opcodeIndex, operator.inputs, operator.outputs = 0, [0, 1, 2], [3]
-    operator.builtinOptionsType = schema.BuiltinOptions.FullyConnectedOptions
-    operator.builtinOptions = schema.FullyConnectedOptionsT()
-    graph.operators = [operator]
-    code = schema.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.FULLY_CONNECTED
-    code.version = 1
-    model = schema.ModelT()
-    model.version, model.operatorCodes, model.subgraphs, model.buffers = 3, [code], [graph], buffers
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    path.write_bytes(bytes(builder.Output()))
+    directory = tmp_path_factory.mktemp("tflite-arm")
+    loaded = load_model(str(distilbert_dir))
+    fp32, int8 = directory / "fp32.tflite", directory / "int8-static.tflite"
+    get_exporter("tflite").export(loaded, fp32, ExportOptions(max_length=16))
+    calibration = [sample_inputs(loaded, samples=16, max_length=16, seed=3)]
+    spec = QuantizationSpec(scheme="int8-static")
+    get_quantizer("tflite", "int8-static").quantize(fp32, int8, spec, calibration)
+    return {"fp32": fp32, "int8-static": int8}
 
 
-def test_tflite_outputs_under_emulation_match_numpy_on_the_host(userland: Userland, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("precision", "tolerance"), [("fp32", 1e-4), ("int8-static", 0.05)])
+def test_litert_text_models_under_emulation_match_the_host_session(
+    userland: Userland, tflite_text_models: dict[str, Path], tmp_path: Path, precision: str, tolerance: float
+) -> None:
+    from edgeship.runtimes.litert_session import LiteRtSession
+
+    model = tflite_text_models[precision]
     rng = np.random.default_rng(2)
-    weights, bias = rng.standard_normal((3, 8)).astype(np.float32), rng.standard_normal(3).astype(np.float32)
-    model = tmp_path / "dense.tflite"
-    tiny_tflite(userland, model, weights, bias)
-    x = rng.standard_normal((1, 8)).astype(np.float32)
-    np.savez(tmp_path / "feeds.npz", x=x)
+    ids = rng.integers(0, 30522, size=(1, 16)).astype(
+        np.int64
+    )  # int64 as tokenizers give; the file takes int32
+    np.savez(tmp_path / "feeds.npz", input_ids=ids, attention_mask=np.ones((1, 16), dtype=np.int64))
     result = agent_outputs(userland.python_command(), model, tmp_path / "feeds.npz", tmp_path / "arm.npz")
     assert result["runtime"] == "litert" and result["runtime_version"].startswith("2.")
+    assert result["cpu"]["model"] == "Cortex-A72"
+    host = LiteRtSession(model, threads=1)
+    assert host.input_details["input_ids"]["dtype"] == np.int32
+    assert host.output_details["logits"]["dtype"] == (np.int8 if precision == "int8-static" else np.float32)
+    [expected] = host.run({"input_ids": ids, "attention_mask": np.ones_like(ids)})
     with np.load(tmp_path / "arm.npz") as got:
-        np.testing.assert_allclose(got["arr_0"], x @ weights.T + bias, atol=1e-5)
+        arm = got["arr_0"]
+    # int8-static writes int8 logits: the agent dequantizes them with the output's scale, as the host does
+    assert arm.dtype == np.float32 and arm.shape == (1, 2)
+    np.testing.assert_allclose(arm, expected, atol=tolerance)
 
 
 def test_bench_on_qemu_a72_marks_results_emulated(userland: Userland, bundle_copy: Path) -> None:

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from edgeship.bundle import Bundle
+from edgeship.compress.quantize.spec import QuantizationSpec
 from edgeship.compress.sources import LoadedModel, load_model
-from edgeship.errors import UnsupportedModelError
+from edgeship.errors import BundleError, UnsupportedModelError
 from edgeship.export.parity import reference_logits
 from edgeship.export.registry import ExportOptions, ExportResult, get_exporter
 from edgeship.export.sample_inputs import sample_inputs
 from edgeship.export.tflite_graph import custom_ops, read_operators
 from edgeship.manifest import ImagePreprocessing
+from edgeship.pipeline.export import export_model
+from edgeship.pipeline.quantize import quantize_bundle
 from edgeship.runtimes.base import open_session
+from tests.conftest import run_cli
 
 pytest.importorskip("litert_torch")
 
@@ -135,3 +141,109 @@ def test_an_op_the_runtime_has_no_kernel_for_is_refused_by_name(tmp_path: Path) 
         get_exporter("tflite").export(loaded, tmp_path / "m.tflite", ExportOptions())
     assert "STABLEHLO_SORT" in error.value.message
     assert not (tmp_path / "m.tflite").exists()
+
+
+def test_tflite_beside_onnx_in_one_bundle_quantized_and_benchmarked(
+    tmp_path: Path, bert_dir: Path, text_csv: Path
+) -> None:
+    out = tmp_path / "bundle"
+    for artifact_format in ("onnx", "tflite"):  # in-process; `edgeship export --format` calls the same
+        export_model(
+            str(bert_dir), out, artifact_format=artifact_format, options=ExportOptions(max_length=32)
+        )
+    manifest = Bundle.open(out).manifest
+    assert [(s.dtype, s.shape) for s in manifest.inputs] == [("int64", ["batch", "sequence"])] * 3
+    tflite = manifest.variant("tflite-fp32")
+    assert [(s.name, s.dtype, s.shape) for s in tflite.inputs] == [
+        ("input_ids", "int32", [1, 32]),
+        ("token_type_ids", "int32", [1, 32]),
+        ("attention_mask", "int32", [1, 32]),
+    ]
+    assert tflite.parity.max_abs_diff <= 1e-4 and manifest.variant("onnx-fp32").inputs is None
+
+    # with no --format a bundle's onnx-fp32 is quantized; in a TFLite-only bundle, its tflite-fp32
+    tflite_only = Bundle.open(shutil.copytree(out, tmp_path / "tflite-only"))
+    tflite_only.manifest.variants = [v for v in tflite_only.manifest.variants if v.format == "tflite"]
+    tflite_only.save()
+    [fp16] = quantize_bundle(tflite_only.root, [QuantizationSpec(scheme="fp16")])
+    assert fp16.source_variant == "tflite-fp32" and 0.45 < fp16.bytes / tflite.bytes < 0.55
+
+    quantized = run_cli(
+        "quantize",
+        str(out),
+        "--format",
+        "tflite",
+        "--scheme",
+        "int8-dynamic,int4-weight",
+        "--eval-data",
+        str(text_csv),
+    )
+    assert quantized.returncode == 0, quantized.stderr
+    variants = {v.id: v for v in Bundle.open(out).manifest.variants}
+    assert list(variants) == ["onnx-fp32", "tflite-fp32", "tflite-int8-dynamic", "tflite-int4-weight"]
+    for variant_id in ("tflite-int8-dynamic", "tflite-int4-weight"):
+        variant = variants[variant_id]
+        assert variant.inputs == tflite.inputs and variant.source_variant == "tflite-fp32"
+        assert variant.parity.max_abs_diff < 0.02 and variant.parity.argmax_agreement == 1.0
+        assert variant.eval_agreement >= 0.9 and variant.evaluated_on.samples == 40
+        assert abs(variant.accuracy - variants["tflite-fp32"].accuracy) <= 0.1
+
+    benched = run_cli("bench", str(out), "--device", "local", "--runs", "3", "--threads", "1")
+    assert benched.returncode == 0, benched.stderr
+    benchmarks = {b.variant: b for b in Bundle.open(out).manifest.benchmarks}
+    assert set(benchmarks) == set(variants)
+    assert benchmarks["onnx-fp32"].runtime == "onnxruntime"
+    for variant_id in ("tflite-fp32", "tflite-int8-dynamic", "tflite-int4-weight"):
+        assert benchmarks[variant_id].runtime == "litert" and benchmarks[variant_id].latency_ms.p50 > 0
+        assert benchmarks[variant_id].input_shapes["input_ids"] == [1, 32]
+
+    refused = run_cli("bench", str(out), "--runs", "3", "--batch", "2")
+    assert refused.returncode == 1
+    assert (
+        "variant 'tflite-fp32' has the static input shape [1, 32]: it cannot run --batch 2" in refused.stderr
+    )
+    assert len(Bundle.open(out).manifest.benchmarks) == len(benchmarks)
+
+
+def flex_model(path: Path) -> None:
+    """A one-op .tflite whose op is the Flex (Select TF ops) kernel FlexErfinv, as TF's converter writes it."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    graph = schema.SubGraphT()
+    graph.tensors = []
+    for index, name in enumerate(("x", "y")):
+        tensor = schema.TensorT()
+        tensor.name, tensor.shape, tensor.type, tensor.buffer = (
+            name,
+            [1, 4],
+            schema.TensorType.FLOAT32,
+            index + 1,
+        )
+        graph.tensors.append(tensor)
+    graph.inputs, graph.outputs = [0], [1]
+    operator = schema.OperatorT()
+    operator.opcodeIndex, operator.inputs, operator.outputs = 0, [0], [1]
+    graph.operators = [operator]
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+    code.customCode, code.version = "FlexErfinv", 1
+    model = schema.ModelT()
+    model.version, model.operatorCodes, model.subgraphs = 3, [code], [graph]
+    model.buffers = [schema.BufferT() for _ in range(3)]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path.write_bytes(bytes(builder.Output()))
+
+
+def test_a_flex_op_in_a_file_is_named_and_the_file_refused(tmp_path: Path) -> None:
+    path = tmp_path / "flex.tflite"
+    flex_model(path)
+    assert custom_ops(read_operators(path)) == ["FlexErfinv"]
+    with pytest.raises(BundleError) as error:
+        open_session(path, "tflite")
+    # the runtime names the Flex delegate it lacks; the exporter's op check (above) names the op
+    assert (
+        "Select TensorFlow op(s)" in error.value.message
+        and "needs ops this runtime lacks" in error.value.hint
+    )

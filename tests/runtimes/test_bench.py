@@ -14,7 +14,8 @@ from edgeship.bundle import Bundle
 from tests.conftest import run_cli
 
 AGENT = Path(__file__).resolve().parents[2] / "runtimes" / "agent.py"
-AGENT_ALLOWED_IMPORTS = {"numpy", "onnxruntime", "ai_edge_litert", "tflite_runtime"}
+# TensorRT mode: tensorrt drives the engine, torch only provides CUDA buffers and events.
+AGENT_ALLOWED_IMPORTS = {"numpy", "onnxruntime", "ai_edge_litert", "tflite_runtime", "tensorrt", "torch"}
 
 
 @pytest.fixture(scope="module")
