@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import bz2
 import csv
+import gzip
 import importlib.util
 import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
-from edgeship.compress.data import TextExamples
+import numpy as np
+
+from edgeship.compress.data import ImageExamples, TextExamples
 from edgeship.errors import DataError, MissingDependencyError
 
 ROTTEN_TOMATOES_FILE = "data/rotten_tomatoes_corpus_full.csv.bz2"
@@ -55,6 +59,70 @@ def load_rotten_tomatoes() -> TextExamples:
         )
     return TextExamples(
         texts=texts, labels=labels, label_names=list(ROTTEN_TOMATOES_LABELS), name="rotten_tomatoes"
+    )
+
+
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+FASHION_MNIST_LABELS = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]  # fmt: skip
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An unsigned-byte idx array (the MNIST file format), gzipped or not."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        data = handle.read()
+    if len(data) < 4 or data[:3] != b"\0\0\x08":
+        raise DataError(f"'{path}' is not an unsigned-byte idx file", hint="re-install the dataset package")
+    dims = int(data[3])
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
+    values = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims)
+    if values.size != int(np.prod(shape)):
+        raise DataError(f"'{path}' is truncated", hint="re-install the dataset package")
+    return values.reshape(shape)
+
+
+def fashion_mnist_arrays(
+    split: Literal["train", "test"], root: Path = FASHION_MNIST_DIR
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST (N x 28 x 28 uint8 images, N labels) from Debian's dataset-fashion-mnist files."""
+    images_file, labels_file = (root / name for name in FASHION_MNIST_FILES[split])
+    if not images_file.is_file() or not labels_file.is_file():
+        raise MissingDependencyError(
+            f"Fashion-MNIST is not under {root}", hint="apt-get install dataset-fashion-mnist"
+        )
+    images, labels = read_idx(images_file), read_idx(labels_file)
+    if images.shape[0] != labels.shape[0]:
+        raise DataError(f"Fashion-MNIST {split}: {images.shape[0]} images but {labels.shape[0]} labels")
+    return images, labels
+
+
+def load_fashion_mnist(
+    split: Literal["train", "test"], directory: Path, limit: int | None = None, root: Path = FASHION_MNIST_DIR
+) -> ImageExamples:
+    """The first `limit` Fashion-MNIST images of `split` as PNG files under directory/split (kept for reuse)."""
+    from PIL import Image
+
+    images, labels = fashion_mnist_arrays(split, root)
+    count = len(labels) if limit is None else min(limit, len(labels))
+    folder = Path(directory) / split
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        path = folder / f"{index:05d}.png"
+        if not path.is_file():
+            Image.fromarray(images[index]).save(path)
+        paths.append(path)
+    return ImageExamples(
+        paths=paths,
+        labels=[int(label) for label in labels[:count]],
+        label_names=list(FASHION_MNIST_LABELS),
+        name=f"fashion_mnist-{split}",
     )
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from edgeship.compress.sources import LoadedModel
 from edgeship.errors import MissingDependencyError, ModelLoadError, ModelNotFoundError
 from edgeship.manifest import ImagePreprocessing
+
+CONFIG_FILE = "config.json"
+"""timm's hub config beside a checkpoint: `model_args`, `pretrained_cfg` (input size, mean, std) and `label_names`."""
 
 
 def load_timm_model(name: str, *, checkpoint: Path | None, labels: list[str] | None) -> LoadedModel:
@@ -23,9 +27,17 @@ def load_timm_model(name: str, *, checkpoint: Path | None, labels: list[str] | N
         model = _create_pretrained(timm, name)
     else:
         state = load_state_dict(Path(checkpoint))
+        config = checkpoint_config(Path(checkpoint))
         pretrained_cfg = timm.models.get_pretrained_cfg(name)
         num_classes = _num_classes(state, pretrained_cfg.classifier if pretrained_cfg else None)
-        model = timm.create_model(name, pretrained=False, num_classes=num_classes)
+        model = timm.create_model(
+            name,
+            pretrained=False,
+            num_classes=num_classes,
+            pretrained_cfg_overlay=config.get("pretrained_cfg"),
+            **config.get("model_args", {}),
+        )
+        labels = labels or config.get("label_names")
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
@@ -70,6 +82,23 @@ def load_state_dict(path: Path) -> dict[str, Any]:
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     return state
+
+
+def checkpoint_config(checkpoint: Path) -> dict[str, Any]:
+    """The timm-format `config.json` next to `checkpoint` (empty when there is none)."""
+    path = checkpoint.parent / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(
+            f"cannot read '{path}' beside the checkpoint: {exc}",
+            hint="fix or remove it; it holds timm's model_args, pretrained_cfg and label_names",
+        ) from exc
+    if not isinstance(config, dict):
+        raise ModelLoadError(f"'{path}' is not a JSON object", hint="fix or remove it")
+    return config
 
 
 def _import_timm() -> Any:

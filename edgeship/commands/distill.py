@@ -28,7 +28,11 @@ def register(app: typer.Typer) -> None:
         ),
         teacher_checkpoint: Path | None = typer.Option(None, help="timm teacher weights (.safetensors)."),
         layers: int | None = typer.Option(None, min=1, help="Student depth (default: the family's)."),
-        hidden_size: int | None = typer.Option(None, min=8, help="tinybert: width; mobilebert: bottleneck."),
+        hidden_size: int | None = typer.Option(
+            None,
+            min=8,
+            help="tinybert: width; mobilebert: bottleneck; efficientformer (V2): last-stage width.",
+        ),
         variant: str | None = typer.Option(
             None, help="efficientformer: timm variant, e.g. efficientformerv2_s1."
         ),

@@ -214,6 +214,24 @@ def _data_digest(examples: TextExamples | ImageExamples) -> str:
     return hashlib.sha256(json.dumps([items, examples.labels]).encode()).hexdigest()[:16]
 
 
+def _timm_config(teacher: Any, initialised_from: dict[str, Any]) -> dict[str, Any]:
+    """timm's hub config for a vision student: its constructor args and the teacher's pre-processing."""
+    spec = teacher.image_preprocessing
+    return {
+        "architecture": initialised_from["timm_variant"],
+        "num_classes": len(teacher.labels),
+        "label_names": teacher.labels,
+        "model_args": initialised_from.get("model_args", {}),
+        "pretrained_cfg": {
+            "input_size": [3, *spec.size],
+            "crop_pct": min(spec.size) / spec.resize_shorter_to,
+            "mean": list(spec.mean),
+            "std": list(spec.std),
+            "interpolation": spec.interpolation,
+        },
+    }
+
+
 def _write_bundle(
     teacher: Any, student: Any, out: Path, options: DistillOptions, record: dict[str, Any]
 ) -> Bundle:
@@ -233,9 +251,7 @@ def _write_bundle(
 
             variant = record["initialised_from"]["timm_variant"]
             save_file(student.model.state_dict(), str(saved / "model.safetensors"))
-            (saved / "config.json").write_text(
-                json.dumps({"timm_variant": variant, "labels": teacher.labels})
-            )
+            (saved / "config.json").write_text(json.dumps(_timm_config(teacher, record["initialised_from"])))
             spec, checkpoint = f"timm:{variant}", saved / "model.safetensors"
         bundle, _ = export_model(
             spec,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +97,34 @@ def test_split_depends_on_seed_and_defaults_train_to_the_rest() -> None:
 def test_split_rejects_impossible_sizes(test_size: int, train_size: int | None) -> None:
     with pytest.raises(DataError):
         split_examples(_toy(100), test_size=test_size, train_size=train_size, seed=0)
+
+
+fashion_mnist_present = pytest.mark.skipif(
+    not (datasets.FASHION_MNIST_DIR / "t10k-labels-idx1-ubyte.gz").is_file(),
+    reason="needs Debian's dataset-fashion-mnist package (apt-get install dataset-fashion-mnist)",
+)
+
+
+@fashion_mnist_present
+def test_fashion_mnist_counts_and_balanced_labels() -> None:
+    for split, count in (("train", 60_000), ("test", 10_000)):
+        images, labels = datasets.fashion_mnist_arrays(split)  # type: ignore[arg-type]
+        assert images.shape == (count, 28, 28) and images.dtype.name == "uint8"
+        assert sorted(set(labels.tolist())) == list(range(10))
+        assert labels.tolist().count(0) == count // 10  # ten equal classes
+
+
+@fashion_mnist_present
+def test_fashion_mnist_subset_as_png_files(tmp_path: Path) -> None:
+    examples = datasets.load_fashion_mnist("test", tmp_path, limit=20)
+    assert len(examples) == 20 and len(examples.label_names) == 10
+    assert examples.labels[:3] == [9, 2, 1]  # ankle boot, pullover, trouser: the test set's first images
+    assert all(path.is_file() for path in examples.paths)
+    assert datasets.load_fashion_mnist("test", tmp_path, limit=20).paths == examples.paths  # reused
+
+
+def test_read_idx_rejects_other_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad-idx1-ubyte"
+    bad.write_bytes(b"not an idx file")
+    with pytest.raises(DataError, match="not an unsigned-byte idx file"):
+        datasets.read_idx(bad)

