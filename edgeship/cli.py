@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 import sys
 
@@ -50,6 +51,8 @@ def register_commands() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, printing edgeship errors as one line with a hint."""
     register_commands()
+    # torchao (a litert-torch dependency) registers enums with torch's pytree at import; torch warns per enum
+    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         app(args=argv, prog_name="edgeship")

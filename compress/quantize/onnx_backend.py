@@ -106,11 +106,12 @@ def _pre_process(source: Path, destination: Path) -> bool:
     """
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    # a failing symbolic pass prints the node it met and dumps a model with external data into the
+    # working directory: run it in a throw-away one (with the paths resolved before leaving this one)
+    source, destination = source.resolve(), destination.resolve()
     try:
-        # a failing symbolic pass prints the node it met and dumps a model with external data into the
-        # working directory: run it in a throw-away one
         with contextlib.redirect_stdout(io.StringIO()), _inside_temporary_directory():
-            quant_pre_process(str(source.resolve()), str(destination.resolve()), skip_optimization=True)
+            quant_pre_process(str(source), str(destination), skip_optimization=True)
     except Exception as exc:  # onnxruntime raises a bare Exception for this
         if "symbolic shape inference" not in str(exc):
             raise

@@ -159,6 +159,13 @@ def test_three_schemes_in_one_call(bundle: Path, data: dict[str, Path]) -> None:
     assert "onnx-int4-weight" in result.stdout
 
 
+def test_a_relative_bundle_path_quantizes_and_leaves_the_working_directory_clean(bundle: Path) -> None:
+    result = run_cli("quantize", "bundle", "--scheme", "int8-dynamic", cwd=bundle.parent)
+    assert result.returncode == 0, result.stderr
+    assert Bundle.open(bundle).manifest.variant("onnx-int8-dynamic") is not None
+    assert sorted(p.name for p in bundle.parent.iterdir()) == ["bundle"]
+
+
 def test_int4_quantized_weights_shrink_to_a_fifth(bundle: Path) -> None:
     assert run_cli("quantize", str(bundle), "--scheme", "int4-weight", "--block-size", "64").returncode == 0
     manifest = Bundle.open(bundle).manifest
