@@ -15,24 +15,10 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+
+from bundle_metrics import THREADS, measure  # sibling module: run as benchmarks/<script>.py
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-THREADS = 2
-
-
-def measure(bundle_dir: Path, test: Any, runs: int) -> dict[str, Any]:
-    """Accuracy and latency of a bundle's ONNX fp32 variant."""
-    from edgeship.bundle import Bundle
-    from edgeship.pipeline.bench import bench_bundle
-    from edgeship.pipeline.evaluate import evaluate_bundle
-
-    evaluate_bundle(bundle_dir, test, split="test")
-    bench_bundle(bundle_dir, runs=runs, warmup=10, threads=THREADS)
-    manifest = Bundle.open(bundle_dir).manifest
-    variant = manifest.variants[0]
-    bench = next(b for b in manifest.benchmarks if b.variant == variant.id)
-    return {"bytes": variant.bytes, "accuracy": variant.accuracy, "p50_ms": bench.latency_ms.p50}
 
 
 def main() -> None:
@@ -64,7 +50,12 @@ def main() -> None:
     export_model(
         str(teacher_dir), args.work / "teacher", options=ExportOptions(max_length=options.max_length)
     )
-    rows = [{"model": "teacher (MiniLM-L6, 6 x 384)", **measure(args.work / "teacher", test, args.runs)}]
+    rows = [
+        {
+            "model": "teacher (MiniLM-L6, 6 x 384)",
+            **measure(args.work / "teacher", test, args.runs, warmup=10),
+        }
+    ]
     from edgeship.compress.distill.estimate import count_parameters
     from edgeship.compress.sources import load_model
 
@@ -84,7 +75,7 @@ def main() -> None:
                 "model": f"{kind} ({result.record['description']})",
                 "parameters": result.record["student_parameters"],
                 "seconds_training": result.record["seconds"],
-                **measure(args.work / kind, test, args.runs),
+                **measure(args.work / kind, test, args.runs, warmup=10),
             }
         )
     teacher = rows[0]

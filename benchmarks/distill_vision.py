@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-THREADS = 2
+from bundle_metrics import THREADS, measure  # sibling module: run as benchmarks/<script>.py
+
 TEACHER = "tf_efficientnet_lite0"
 
 
@@ -123,20 +124,6 @@ def fine_tuned_teacher(train: Any, cache: Path, size: int, epochs: int) -> tuple
     return checkpoint, record
 
 
-def measure(bundle_dir: Path, test: Any, runs: int) -> dict[str, Any]:
-    """Accuracy and latency of a bundle's ONNX fp32 variant."""
-    from edgeship.bundle import Bundle
-    from edgeship.pipeline.bench import bench_bundle
-    from edgeship.pipeline.evaluate import evaluate_bundle
-
-    evaluate_bundle(bundle_dir, test, split="test")
-    bench_bundle(bundle_dir, runs=runs, warmup=20, threads=THREADS)
-    manifest = Bundle.open(bundle_dir).manifest
-    variant = manifest.variants[0]
-    bench = next(b for b in manifest.benchmarks if b.variant == variant.id)
-    return {"bytes": variant.bytes, "accuracy": variant.accuracy, "p50_ms": bench.latency_ms.p50}
-
-
 def main() -> None:
     """Fine-tune the teacher (cached), distill the student, export both, print and save the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -174,7 +161,7 @@ def main() -> None:
             "model": f"teacher (EfficientNet-Lite0, ImageNet -> {args.teacher_epochs} ep fine-tune)",
             "parameters": count_parameters(load_model(teacher_spec, checkpoint=checkpoint).model),
             **teacher_record,
-            **measure(args.work / "teacher", test, args.runs),
+            **measure(args.work / "teacher", test, args.runs, warmup=20),
         }
     ]
     result = distill_to_bundle(
@@ -197,7 +184,7 @@ def main() -> None:
             "parameters": result.record["student_parameters"],
             "seconds_training": result.record["seconds"],
             "epochs": args.epochs,
-            **measure(args.work / "student", test, args.runs),
+            **measure(args.work / "student", test, args.runs, warmup=20),
         }
     )
     teacher = rows[0]
