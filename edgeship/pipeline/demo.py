@@ -56,11 +56,8 @@ class DemoResult:
 def run_demo(out: Path, options: DemoOptions, cache_dir: Path | None = None) -> DemoResult:
     """Train (or reuse) the teacher, then export, evaluate and benchmark it into `out/<bundle>`."""
     from edgeship.compress.datasets import load_rotten_tomatoes, split_examples
-    from edgeship.compress.quantize.spec import QuantizationSpec
     from edgeship.pipeline.bench import bench_bundle
-    from edgeship.pipeline.evaluate import evaluate_bundle
     from edgeship.pipeline.export import export_model
-    from edgeship.pipeline.quantize import quantize_bundle
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     started = time.perf_counter()
@@ -81,16 +78,7 @@ def run_demo(out: Path, options: DemoOptions, cache_dir: Path | None = None) -> 
     bundle.manifest.source.role = "teacher"
     bundle.save()
     test = dataclasses.replace(test, name="rotten_tomatoes")
-    evaluate_bundle(bundle_dir, test, split="test")
-    quantize_bundle(
-        bundle_dir,
-        [QuantizationSpec(scheme=scheme) for scheme in QUANTIZATION_SCHEMES],
-        artifact_format="onnx",
-        calibration_data=train,
-        eval_data=test,
-        eval_split="test",
-        max_accuracy_drop=options.max_accuracy_drop,
-    )
+    _score_and_quantize(bundle_dir, train, test, options)
     _add_tflite(str(teacher_dir), bundle_dir, test, options)
     bench_bundle(bundle_dir, runs=options.bench_runs, warmup=5)
     student_dir, student_accuracy = _student(teacher_dir, train, test, out / STUDENT_BUNDLE_NAME, options)
@@ -105,11 +93,8 @@ def run_demo(out: Path, options: DemoOptions, cache_dir: Path | None = None) -> 
 
 def _student(teacher_dir: Path, train, test, student_dir: Path, options: DemoOptions) -> tuple[Path, float]:  # noqa: ANN001
     """Distill the teacher into a DistilBERT-style student (every other layer), then quantize and bench it."""
-    from edgeship.compress.quantize.spec import QuantizationSpec
     from edgeship.pipeline.bench import bench_bundle
     from edgeship.pipeline.distill import DistillOptions, distill_to_bundle
-    from edgeship.pipeline.evaluate import evaluate_bundle
-    from edgeship.pipeline.quantize import quantize_bundle
 
     shutil.rmtree(student_dir, ignore_errors=True)  # the demo's own output from an earlier run
     console.print(
@@ -130,9 +115,20 @@ def _student(teacher_dir: Path, train, test, student_dir: Path, options: DemoOpt
         eval_data=test,
         checkpoint_dir=student_dir.parent / f".{student_dir.name}.checkpoints",
     )
-    evaluate_bundle(student_dir, test, split="test")
+    _score_and_quantize(student_dir, train, test, options)
+    bench_bundle(student_dir, runs=options.bench_runs, warmup=5)
+    return student_dir, result.record["eval_accuracy"][-1]
+
+
+def _score_and_quantize(bundle_dir: Path, train, test, options: DemoOptions) -> None:  # noqa: ANN001
+    """Accuracy of the bundle's fp32 ONNX variant, then its ONNX quantized variants within the accuracy budget."""
+    from edgeship.compress.quantize.spec import QuantizationSpec
+    from edgeship.pipeline.evaluate import evaluate_bundle
+    from edgeship.pipeline.quantize import quantize_bundle
+
+    evaluate_bundle(bundle_dir, test, split="test")
     quantize_bundle(
-        student_dir,
+        bundle_dir,
         [QuantizationSpec(scheme=scheme) for scheme in QUANTIZATION_SCHEMES],
         artifact_format="onnx",
         calibration_data=train,
@@ -140,8 +136,6 @@ def _student(teacher_dir: Path, train, test, student_dir: Path, options: DemoOpt
         eval_split="test",
         max_accuracy_drop=options.max_accuracy_drop,
     )
-    bench_bundle(student_dir, runs=options.bench_runs, warmup=5)
-    return student_dir, result.record["eval_accuracy"][-1]
 
 
 def _add_tflite(model: str, bundle_dir: Path, test, options: DemoOptions) -> None:  # noqa: ANN001
