@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import posixpath
+import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from edgeship.bundle import sha256_of
 from edgeship.devices.profiles import DeviceProfile
 from edgeship.errors import DeviceError
 
@@ -90,6 +95,33 @@ class Device(ABC):
         """The folder on the device that holds pushed files."""
         return "."
 
+    def location(self, relative: str) -> str:
+        """Where a file pushed to `relative` (under the device workdir) is on the device."""
+        return posixpath.join(self.workdir_location(), relative)
+
+    def promote(self, staged: str, live: str, sha256: str) -> None:
+        """Replace `live` with `staged` in one rename (a reader sees the old file or the new one, never
+        half of one), then check the file now at `live`."""
+        Path(live).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, live)
+        if sha256_of(Path(live)) != sha256:
+            raise DeviceError(
+                f"{live} on device '{self.name}' changed while it was promoted", hint="push again"
+            )
+
+    def remove(self, files: list[str], folders: list[str]) -> None:
+        """Delete `files` (absent ones are fine), then each of `folders` that is left empty."""
+        for file in files:
+            Path(file).unlink(missing_ok=True)
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                Path(folder).rmdir()
+
+    def fetch(self, location: str, local: Path) -> None:
+        """Copy a file the agent wrote on the device to `local` on this machine."""
+        if Path(location).resolve() != local.resolve():
+            shutil.copyfile(location, local)
+
     def run_agent(
         self,
         model: str,
@@ -99,10 +131,19 @@ class Device(ABC):
         runs: int,
         warmup: int,
         timeout: float | None = None,
+        input_file: str | None = None,
+        save_outputs: str | None = None,
     ) -> dict[str, Any]:
-        """Benchmark `model` (a path on the device) with the agent and return its JSON result."""
-        arguments = ["--model", model, "--inputs", json.dumps(inputs), "--threads", str(threads)]
+        """Benchmark `model` (a path on the device) with the agent and return its JSON result.
+
+        `input_file` (an .npz on the device) replaces the random `inputs`; `save_outputs` is where on the
+        device the agent writes the first run's outputs (.npz).
+        """
+        feeds = ["--input-file", input_file] if input_file else ["--inputs", json.dumps(inputs)]
+        arguments = ["--model", model, *feeds, "--threads", str(threads)]
         arguments += ["--runs", str(runs), "--warmup", str(warmup)]
+        if save_outputs:
+            arguments += ["--save-outputs", save_outputs]
         if self.emulated:
             arguments.append("--emulated")
         return self._agent_json(arguments, f"benchmark of {Path(model).name}", timeout or self.timeout)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from edgeship.bundle import Bundle
+from edgeship.bundle import Bundle, write_text_atomic
 from edgeship.devices.base import Device, Staged
 from edgeship.devices.engines import check_engines
 from edgeship.errors import DeviceError
-from edgeship.manifest import Variant
+from edgeship.manifest import Benchmark, LatencyStats, Variant
 
 RUNTIMES_FOR_FORMAT = {
     "onnx": ["onnxruntime"],
@@ -30,9 +31,14 @@ class Pushed:
     sent: bool
 
 
+def bundle_folder(bundle: Bundle) -> str:
+    """The bundle's folder under a device workdir."""
+    return f"bundles/{bundle.root.resolve().name}"
+
+
 def staged_files(bundle: Bundle, variants: list[Variant]) -> list[Staged]:
     """The variants' files (checked against the manifest) with their place under the device workdir."""
-    folder = f"bundles/{bundle.root.resolve().name}"
+    folder = bundle_folder(bundle)
     return [Staged(bundle.verified_file(v), v.sha256, f"{folder}/{v.file}") for v in variants]
 
 
@@ -43,6 +49,31 @@ def push_variants(bundle: Bundle, device: Device, variants: list[Variant]) -> li
         location, sent = device.push(item)
         pushed.append(Pushed(variant.id, location, sent))
     return pushed
+
+
+def record_benchmark(
+    bundle: Bundle, device: Device, variant: Variant, raw: dict[str, Any], batch: int
+) -> Benchmark:
+    """Keep the agent's raw JSON in bench/<device>/ and its summary in the manifest (saved by the caller)."""
+    raw_file = f"bench/{device.name}/{variant.id}.json"
+    bundle.path(raw_file).parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(bundle.path(raw_file), json.dumps(raw, indent=2) + "\n")
+    benchmark = Benchmark(
+        variant=variant.id,
+        device=device.name,
+        runtime=raw["runtime"],
+        runtime_version=raw["runtime_version"],
+        threads=raw["threads"],
+        batch=batch,
+        input_shapes=raw["input_shapes"],
+        latency_ms=LatencyStats(**raw["latency_ms"]),
+        runs=raw["runs"],
+        warmup=raw["warmup"],
+        emulated=raw["emulated"] or device.emulated,
+        raw=raw_file,
+    )
+    bundle.manifest.put_benchmark(benchmark)
+    return benchmark
 
 
 def legacy_tflite_runs(variant: Variant, task: str) -> bool:

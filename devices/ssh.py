@@ -238,6 +238,43 @@ class SshConnection:
             hint="check the device's storage (SD card) and free space",
         )
 
+    def move(self, source: str, target: str, sha256: str) -> None:
+        """Rename `source` over `target` with posix-rename (atomic: readers see the old file or the new
+        one), then check `target` has `sha256`."""
+        self.run(["mkdir", "-p", "--", posixpath.dirname(target) or "."], timeout=60)
+
+        def rename() -> None:
+            try:
+                self.sftp().posix_rename(source, target)
+            except FileNotFoundError:
+                if self.remote_sha256(target) != sha256:  # else an attempt whose reply was lost renamed it
+                    raise
+
+        self.retrying(f"rename of {posixpath.basename(source)}", rename)
+        if self.remote_sha256(target) != sha256:
+            raise DeviceError(
+                f"{target} on device '{self.name}' does not have the promoted file's sha256",
+                hint="check the device's storage (SD card), then push again",
+            )
+
+    def remove(self, files: list[str], folders: list[str]) -> None:
+        """Delete `files`, then each of `folders` that is left empty."""
+        if files:
+            removed = self.run(["rm", "-f", "--", *files], timeout=60)
+            if removed.returncode != 0:
+                last = (removed.stderr.strip().splitlines() or ["no output"])[-1]
+                raise DeviceError(
+                    f"could not remove files on device '{self.name}': {last}", hint="remove them by hand"
+                )
+        if folders:  # rmdir leaves folders that still hold something, and says so; that is fine here
+            self.run(["rmdir", "--ignore-fail-on-non-empty", "--", *folders], timeout=60)
+
+    def download(self, remote: str, local: Path) -> None:
+        """Copy `remote` from the device to `local`."""
+        self.retrying(
+            f"download of {posixpath.basename(remote)}", lambda: self.sftp().get(remote, str(local))
+        )
+
 
 @register_transport("ssh")
 class SshDevice(Device):
@@ -272,8 +309,21 @@ class SshDevice(Device):
 
     def push(self, item: Staged) -> tuple[str, bool]:
         """Upload one file unless the device has it (sha256 verified); returns (path there, whether sent)."""
-        remote = posixpath.join(self.workdir, item.relative)
+        remote = self.location(item.relative)
         return remote, self.connection.upload(item.local, remote, item.sha256)
+
+    def promote(self, staged: str, live: str, sha256: str) -> None:
+        """Rename the staged file over the live one on the device (atomic), then verify it."""
+        self.connection.move(staged, live, sha256)
+
+    def remove(self, files: list[str], folders: list[str]) -> None:
+        """Delete files on the device (with what a broken-off upload left of them), then the folders left
+        empty."""
+        self.connection.remove([*files, *(file + ".partial" for file in files)], folders)
+
+    def fetch(self, location: str, local: Path) -> None:
+        """Download a file the agent wrote on the device."""
+        self.connection.download(location, local)
 
     def execute_agent(self, arguments: list[str], timeout: float) -> Completed:
         """Run the agent with the device's Python, pushing the agent file first if it changed."""

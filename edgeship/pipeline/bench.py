@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from edgeship.bundle import Bundle, write_text_atomic
+from edgeship.bundle import Bundle
 from edgeship.console import console
-from edgeship.devices.push import check_runnable, staged_files
+from edgeship.devices.push import check_runnable, record_benchmark, staged_files
 from edgeship.devices.registry import get_device
 from edgeship.errors import EdgeshipError
-from edgeship.manifest import Benchmark, LatencyStats, Manifest, TextPreprocessing, Variant
+from edgeship.manifest import Benchmark, Manifest, TextPreprocessing, Variant
 
 
 def input_specs(
@@ -90,24 +89,7 @@ def bench_bundle(
         location = locations[item.relative]
         with console.status(f"Benchmarking {variant.id} on {device} ({runs} runs, {threads} threads)"):
             raw = target.run_agent(location, variant_specs, threads=threads, runs=runs, warmup=warmup)
-        raw_file = f"bench/{device}/{variant.id}.json"
-        bundle.path(raw_file).parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(bundle.path(raw_file), json.dumps(raw, indent=2) + "\n")
-        benchmark = Benchmark(
-            variant=variant.id,
-            device=device,
-            runtime=raw["runtime"],
-            runtime_version=raw["runtime_version"],
-            threads=raw["threads"],
-            batch=batch,
-            input_shapes=raw["input_shapes"],
-            latency_ms=LatencyStats(**raw["latency_ms"]),
-            runs=raw["runs"],
-            warmup=raw["warmup"],
-            emulated=raw["emulated"] or target.emulated,
-            raw=raw_file,
-        )
-        bundle.manifest.put_benchmark(benchmark)
+        benchmark = record_benchmark(bundle, target, variant, raw, batch)
         results.append(benchmark)
     bundle.save()
     return results
