@@ -18,6 +18,8 @@ from pathlib import Path
 
 from bundle_metrics import THREADS, measure  # sibling module: run as benchmarks/<script>.py
 
+MAX_LENGTH = 64  # the demo recipe's sequence length
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
@@ -35,21 +37,30 @@ def main() -> None:
 
     from rich.table import Table
 
+    from edgeship.cache import cache_root
+    from edgeship.compress.data import examples_digest
     from edgeship.compress.datasets import load_rotten_tomatoes, split_examples
     from edgeship.console import results
     from edgeship.export.registry import ExportOptions
-    from edgeship.pipeline.demo import DemoOptions, _teacher, default_cache_dir
     from edgeship.pipeline.distill import DistillOptions, distill_to_bundle
     from edgeship.pipeline.export import export_model
+    from edgeship.recipe.data import RecipeData
+    from edgeship.recipe.schema import FineTune, Teacher
+    from edgeship.recipe.teacher import resolve_teacher
 
-    options = DemoOptions(train_samples=args.train, test_samples=args.test)
     train, test = split_examples(load_rotten_tomatoes(), test_size=args.test, train_size=args.train, seed=0)
     test = dataclasses.replace(test, name="rotten_tomatoes")
-    teacher_dir, _ = _teacher(train, test, options, default_cache_dir())
-    shutil.rmtree(args.work, ignore_errors=True)
-    export_model(
-        str(teacher_dir), args.work / "teacher", options=ExportOptions(max_length=options.max_length)
+    teacher = resolve_teacher(  # the demo recipe's teacher, from the same cache
+        Teacher(model="packaged:all-minilm-l6-v2", fine_tune=FineTune()),
+        RecipeData(train, test, train),
+        examples_digest(train),
+        cache_root(),
+        max_length=MAX_LENGTH,
+        seed=0,
     )
+    teacher_dir = teacher.model
+    shutil.rmtree(args.work, ignore_errors=True)
+    export_model(teacher_dir, args.work / "teacher", options=ExportOptions(max_length=MAX_LENGTH))
     rows = [
         {
             "model": "teacher (MiniLM-L6, 6 x 384)",

@@ -11,12 +11,11 @@ SCHEMES: tuple[Scheme, ...] = ("int8-dynamic", "int8-static", "int4-weight", "fp
 CalibrationMethod = Literal["minmax", "entropy", "percentile"]
 
 
-class QuantizationSpec(BaseModel):
-    """One quantization recipe; each backend maps it onto its native tool."""
+class QuantizationOptions(BaseModel):
+    """How to quantize, for any scheme (the `quantize` flags and the recipe's `quantize` keys)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    scheme: Scheme
     calibration_samples: int = Field(
         default=128, gt=0, description="int8-static: real samples to calibrate on."
     )
@@ -38,3 +37,9 @@ class QuantizationSpec(BaseModel):
         description="ONNX: who runs the Q/DQ graph. tensorrt = signed symmetric int8 activations and int4 "
         "weights as block DequantizeLinear (opset 21), the forms TensorRT builds engines from.",
     )
+
+
+class QuantizationSpec(QuantizationOptions):
+    """One quantization recipe: a scheme and its options; each backend maps it onto its native tool."""
+
+    scheme: Scheme

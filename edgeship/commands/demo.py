@@ -1,12 +1,14 @@
-"""`edgeship demo`: the whole flow, offline, on the embedded default model and data."""
+"""`edgeship demo`: the text recipe, offline, on the embedded default model and data."""
 
 from __future__ import annotations
 
+import os
+from importlib import resources
 from pathlib import Path
 
 import typer
 
-from edgeship.console import results
+DEMO_RECIPE = "text-rotten-tomatoes.yaml"
 
 
 def register(app: typer.Typer) -> None:
@@ -15,44 +17,16 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         out: Path = typer.Option(Path("out"), "--out", "-o", help="Directory the demo's bundles go under."),
-        train_samples: int = typer.Option(5000, min=8, help="Reviews the teacher is fine-tuned on."),
-        test_samples: int = typer.Option(2000, min=8, help="Held-out reviews for accuracy."),
-        epochs: int = typer.Option(1, min=1),
-        max_length: int = typer.Option(
-            64, min=8, help="Sequence length for training, export and benchmarks."
+        set_values: list[str] | None = typer.Option(
+            None, "--set", help="Override a recipe key: --set data.train_samples=500 (repeatable)."
         ),
-        bench_runs: int = typer.Option(50, min=1, help="Timed runs per variant."),
-        max_accuracy_drop: float = typer.Option(
-            1.0, help="Points of accuracy a quantized variant may lose before layers are kept float."
-        ),
-        retrain: bool = typer.Option(False, help="Fine-tune the teacher again instead of reusing the cache."),
+        force: bool = typer.Option(False, help="Run every step again, the teacher's fine-tuning excepted."),
+        mlflow: bool = typer.Option(False, help="Log the run to an MLflow file store (OUT/mlruns)."),
     ) -> None:
-        """Fine-tune MiniLM-L6 on Rotten Tomatoes; export, quantize, evaluate and benchmark it, all offline."""
-        from edgeship.pipeline.demo import DemoOptions, run_demo
-        from edgeship.tables import variants_table
+        """Run examples/text-rotten-tomatoes.yaml: fine-tune MiniLM-L6 on Rotten Tomatoes, distill a student,
+        export ONNX + TFLite, quantize, evaluate, benchmark, report and app kits; all offline."""
+        from edgeship.commands.run import run_recipe_file
 
-        options = DemoOptions(
-            train_samples=train_samples,
-            test_samples=test_samples,
-            epochs=epochs,
-            max_length=max_length,
-            bench_runs=bench_runs,
-            max_accuracy_drop=max_accuracy_drop,
-            retrain=retrain,
-        )
-        result = run_demo(out, options)
-        results.print(
-            variants_table(result.bundle.manifest, title="Demo teacher: all-MiniLM-L6-v2 on Rotten Tomatoes")
-        )
-        if result.student_bundle is not None:
-            results.print(
-                variants_table(
-                    result.student_bundle.manifest,
-                    title="Demo student: 3 of the teacher's 6 layers (DistilBERT recipe), distilled",
-                )
-            )
-            results.print(f"PyTorch student accuracy {result.student_pytorch_accuracy:.2%}")
-        results.print(
-            f"PyTorch teacher accuracy {result.pytorch_accuracy:.2%} on {test_samples} held-out reviews; "
-            f"bundle at [bold]{result.bundle.root}[/bold]; finished in {result.seconds:.0f} s"
-        )
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        with resources.as_file(resources.files("edgeship.recipe") / "examples" / DEMO_RECIPE) as recipe:
+            run_recipe_file(recipe, out=out, overrides=set_values or [], force=force, mlflow=mlflow)

@@ -1,0 +1,1 @@
+"""Recipes: one YAML file runs teacher -> student -> quantized artifacts -> benchmarks -> report and app kit."""

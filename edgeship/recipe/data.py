@@ -1,0 +1,63 @@
+"""The recipe's data: train / eval / calibration examples, cut deterministically, with content digests."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeAlias
+
+from edgeship.compress.data import ImageExamples, TextExamples
+from edgeship.recipe.schema import Data
+
+Examples: TypeAlias = TextExamples | ImageExamples
+
+
+@dataclass(frozen=True)
+class RecipeData:
+    """The three sets a recipe trains, scores and calibrates on."""
+
+    train: Examples
+    eval: Examples
+    calibration: Examples
+
+    @property
+    def label_names(self) -> list[str]:
+        """Label names, from the training data."""
+        return self.train.label_names
+
+
+def load_recipe_data(data: Data, labels: list[str] | None) -> RecipeData:
+    """Load `data.train` (a bundled dataset or a path), hold out or load eval, pick calibration."""
+    from edgeship.compress.datasets import DATASETS, split_examples
+    from edgeship.errors import DataError
+    from edgeship.pipeline.distill import load_examples
+
+    if not labels and data.train not in DATASETS:
+        raise DataError(
+            f"the labels in {data.train} cannot be read without label names",
+            hint="give teacher.labels (the new head's labels when the teacher is fine-tuned)",
+        )
+    everything = load_examples(data.train, labels or [])
+    if data.eval is None:
+        train, evaluation = split_examples(everything, data.eval_samples, data.train_samples, data.seed)
+    else:
+        train = _shuffled_head(everything, data.train_samples or len(everything), data.seed)
+        evaluation = load_examples(data.eval, everything.label_names)
+        evaluation = evaluation.subset(list(range(min(data.eval_samples, len(evaluation)))))
+    evaluation = dataclasses.replace(evaluation, name=_dataset_name(data.eval or data.train))
+    calibration = load_examples(data.calibration, everything.label_names) if data.calibration else train
+    return RecipeData(train, evaluation, calibration)
+
+
+def _shuffled_head(examples: Examples, count: int, seed: int) -> Examples:
+    """The first `count` examples after a `random.Random(seed)` shuffle (the order split_examples uses)."""
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    return examples.subset(order[:count])
+
+
+def _dataset_name(spec: str) -> str:
+    """What the manifest records as `evaluated_on.dataset`: the dataset name or the file's stem."""
+    return Path(spec).stem if ("/" in spec or "." in spec) else spec

@@ -1,0 +1,146 @@
+"""The recipe's teacher: a model spec as given, a packaged offline model, or one fine-tuned here (cached)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeship.console import console, step
+from edgeship.recipe.data import Examples, RecipeData
+from edgeship.recipe.schema import FineTune, Teacher
+from edgeship.recipe.steps import content_key
+
+PACKAGED_PREFIX = "packaged:"
+DONE_FILE = "edgeship-teacher.json"
+
+
+@dataclass(frozen=True)
+class ResolvedTeacher:
+    """What `export` / `distill` take as the teacher, and the key downstream steps hash."""
+
+    model: str
+    checkpoint: Path | None
+    key: str
+
+
+def data_labels(teacher: Teacher, cache_dir: Path) -> list[str] | None:
+    """Label names to read the data with: the recipe's, else (no fine-tuning) the teacher's own head's."""
+    if teacher.labels or teacher.fine_tune is not None:
+        return teacher.labels
+    from edgeship.compress.sources import load_model
+
+    model, checkpoint = _packaged(teacher, cache_dir)
+    with step(f"Reading the labels of {model}"):
+        return load_model(model, checkpoint=checkpoint, revision=teacher.revision).labels
+
+
+def _packaged(teacher: Teacher, cache_dir: Path) -> tuple[str, Path | None]:
+    """The teacher's model spec and checkpoint, a packaged:NAME resolved to its files."""
+    if not teacher.model.startswith(PACKAGED_PREFIX):
+        return teacher.model, teacher.checkpoint
+    from edgeship.compress.packaged import resolve_packaged
+
+    packaged = resolve_packaged(teacher.model.removeprefix(PACKAGED_PREFIX), cache_dir)
+    return packaged.model, teacher.checkpoint or packaged.checkpoint
+
+
+def resolve_teacher(
+    teacher: Teacher, data: RecipeData, data_key: str, cache_dir: Path, *, max_length: int, seed: int
+) -> ResolvedTeacher:
+    """The teacher's model spec, fine-tuned on `data.train` first when the recipe asks (cached by content)."""
+    model, checkpoint = _packaged(teacher, cache_dir)
+    if teacher.fine_tune is None:
+        return ResolvedTeacher(model, checkpoint, content_key(model, checkpoint, teacher.revision))
+    key = content_key(
+        teacher.model, checkpoint, teacher.revision, teacher.fine_tune, data_key, max_length, seed
+    )
+    folder = cache_dir / "teachers" / key
+    if not (folder / DONE_FILE).is_file():
+        _fine_tune(model, checkpoint, teacher.fine_tune, data, folder, max_length, seed)
+    else:
+        console.print(f"[green]✓[/green] Reusing the fine-tuned teacher in {folder}")
+    record = json.loads((folder / DONE_FILE).read_text())
+    fine_tuned_checkpoint = folder / record["checkpoint"] if record["checkpoint"] else None
+    return ResolvedTeacher(record["model"], fine_tuned_checkpoint, key)
+
+
+def _fine_tune(
+    model: str,
+    checkpoint: Path | None,
+    options: FineTune,
+    data: RecipeData,
+    folder: Path,
+    max_length: int,
+    seed: int,
+) -> None:
+    """Train into a staging folder next to `folder`, then rename it into place."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        if model.startswith("timm:"):
+            from edgeship.compress.finetune_vision import fine_tune_image_classifier
+
+            console.print(f"Fine-tuning {model} on {len(data.train)} images ({options.epochs} epochs)")
+            written = fine_tune_image_classifier(
+                model,
+                checkpoint,
+                data.train,  # type: ignore[arg-type]
+                staging / "model",
+                epochs=options.epochs,
+                batch_size=options.batch_size,
+                learning_rate=options.lr or 1e-3,
+                image_size=options.image_size,
+                seed=seed,
+            )
+            record = {"model": model, "checkpoint": str(written.relative_to(staging))}
+        else:
+            _fine_tune_text(model, options, data.train, staging, max_length, seed)
+            record = {"model": str(folder), "checkpoint": ""}
+        (staging / DONE_FILE).write_text(json.dumps(record))
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _fine_tune_text(
+    model_dir: str, options: FineTune, train: Examples, out: Path, max_length: int, seed: int
+) -> None:
+    """A new classification head on the encoder in `model_dir`, trained on `train`, saved to `out`."""
+    import torch
+    import transformers
+
+    from edgeship.compress.finetune import FineTuneOptions, fine_tune_text_classifier
+
+    labels = train.label_names
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    torch.manual_seed(seed)
+    with step(f"Loading {model_dir}"):
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(
+            model_dir,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={name: i for i, name in enumerate(labels)},
+            attn_implementation="eager",
+        )
+        tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
+    console.print(f"Fine-tuning {Path(model_dir).name} on {len(train)} examples ({options.epochs} epoch(s))")
+    fine_tune_text_classifier(
+        model,
+        tokenizer,
+        train,  # type: ignore[arg-type]
+        FineTuneOptions(
+            epochs=options.epochs,
+            batch_size=options.batch_size,
+            learning_rate=options.lr or 1e-4,
+            max_length=max_length,
+            seed=seed,
+        ),
+    )
+    model.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
