@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+
 from edgeship.bundle import sha256_of
 from edgeship.devices.profiles import DeviceProfile
 from edgeship.errors import DeviceError
@@ -148,7 +150,41 @@ class Device(ABC):
             arguments.append("--emulated")
         return self._agent_json(arguments, f"benchmark of {Path(model).name}", timeout or self.timeout)
 
-    def _agent_json(self, arguments: list[str], what: str, timeout: float) -> dict[str, Any]:
+    def outputs(self, model: str, input_file: str, save_to: str, local: Path) -> list[np.ndarray]:
+        """Run `model` once on the .npz `input_file` (both on the device), the agent saving the outputs at
+        `save_to` there, and fetch them into `local`; the outputs in the model's order."""
+        self.run_agent(model, [], threads=1, runs=1, warmup=0, input_file=input_file, save_outputs=save_to)
+        self.fetch(save_to, local)
+        with np.load(local) as saved:
+            return [saved[f"arr_{i}"] for i in range(len(saved.files))]
+
+    def build_engine(
+        self,
+        onnx: str,
+        engine: str,
+        *,
+        precision: str,
+        profile: dict[str, dict[str, list[int]]],
+        workspace_mb: int,
+        timing_cache: str | None = None,
+    ) -> dict[str, Any]:
+        """Build the ONNX graph at `onnx` into a TensorRT engine at `engine` (paths on the device) with the
+        agent there; returns its report: engine size and sha256, TensorRT version, GPU."""
+        arguments = ["--build-engine", onnx, "--engine-out", engine, "--precision", precision]
+        arguments += ["--profile", json.dumps(profile), "--workspace-mb", str(workspace_mb)]
+        if timing_cache:
+            arguments += ["--timing-cache", timing_cache]
+        return self._agent_json(
+            arguments,
+            f"building {Path(engine).name}",
+            self.timeout,
+            failure_hint=f"that line is TensorRT's: raise --workspace-mb (used {workspace_mb}), try another "
+            "--precision, or rerun with --debug",
+        )
+
+    def _agent_json(
+        self, arguments: list[str], what: str, timeout: float, failure_hint: str = "run with --debug"
+    ) -> dict[str, Any]:
         completed = self.execute_agent(arguments, timeout)
         if completed.returncode == TIMEOUT_EXIT:
             raise DeviceError(
@@ -167,7 +203,7 @@ class Device(ABC):
                 hint="install onnxruntime / ai-edge-litert on the device",
             )
         if completed.returncode != 0:
-            raise DeviceError(f"{what} on device '{self.name}' failed: {last}", hint="run with --debug")
+            raise DeviceError(f"{what} on device '{self.name}' failed: {last}", hint=failure_hint)
         try:
             return dict(json.loads(completed.stdout))
         except json.JSONDecodeError as exc:

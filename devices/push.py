@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from edgeship.bundle import Bundle, write_text_atomic
@@ -33,7 +34,12 @@ class Pushed:
 
 def bundle_folder(bundle: Bundle) -> str:
     """The bundle's folder under a device workdir."""
-    return f"bundles/{bundle.root.resolve().name}"
+    return device_folder(bundle.root)
+
+
+def device_folder(root: Path) -> str:
+    """The folder under a device workdir for the bundle at `root` (which may not exist yet)."""
+    return f"bundles/{root.resolve().name}"
 
 
 def staged_files(bundle: Bundle, variants: list[Variant]) -> list[Staged]:

@@ -81,6 +81,20 @@ def staging_path(relative: str, bundle: Bundle) -> str:
     return f"{folder}/{STAGING}/{posixpath.relpath(relative, folder)}"
 
 
+def remove_staged(device: Device, root: str, staged: list[str], done: set[str] | None = None) -> None:
+    """Remove the `staged` files (paths under the device workdir, those in `done` already renamed away),
+    then the folders under `root` (a staging folder) that they leave empty, deepest first."""
+    folders = {root}
+    for relative in staged:
+        folder = posixpath.dirname(relative)
+        while folder.startswith(root + "/"):
+            folders.add(folder)
+            folder = posixpath.dirname(folder)
+    files = [r for r in dict.fromkeys(staged) if r not in (done or set())]
+    deepest_first = sorted(folders, key=lambda f: f.count("/"), reverse=True)
+    device.remove([device.location(f) for f in files], [device.location(f) for f in deepest_first])
+
+
 def compare_outputs(got: list[np.ndarray], expected: list[np.ndarray]) -> float:
     """Largest |got - expected| over every output (inf when one is not finite); ValueError when the
     outputs differ in number or shape."""
@@ -238,12 +252,7 @@ class Rollout:
                 self.placements[index].staged.append(relative)
                 outputs = device.location(relative)
             with console.status(f"Checking parity of {variant} on {device.name}"):
-                device.run_agent(
-                    model, [], threads=1, runs=1, warmup=0, input_file=parity_inputs, save_outputs=outputs
-                )
-                device.fetch(outputs, local_outputs)
-            with np.load(local_outputs) as saved:
-                got = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+                got = device.outputs(model, parity_inputs, outputs, local_outputs)
             try:
                 diff = compare_outputs(got, check.reference)
             except ValueError as exc:
@@ -311,15 +320,7 @@ class Rollout:
         if not placement.staged:
             return
         root = f"{bundle_folder(self.bundle)}/{STAGING}"
-        folders = {root}
-        for relative in placement.staged:
-            folder = posixpath.dirname(relative)
-            while folder.startswith(root + "/"):
-                folders.add(folder)
-                folder = posixpath.dirname(folder)
-        files = [r for r in dict.fromkeys(placement.staged) if r not in placement.promoted]
-        deepest_first = sorted(folders, key=lambda f: f.count("/"), reverse=True)
-        device.remove([device.location(f) for f in files], [device.location(f) for f in deepest_first])
+        remove_staged(device, root, placement.staged, done=placement.promoted)
         placement.staged.clear()
 
     def _withdraw(self, indexes: range, why: str) -> None:

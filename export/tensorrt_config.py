@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from edgeship.errors import UnsupportedModelError
 from edgeship.export.registry import ExportPrecision
 from edgeship.manifest import TensorSpec
+from edgeship.runtimes import agent
 
-BUILDER_FLAGS: dict[ExportPrecision, tuple[str, ...]] = {
-    "fp32": (),
-    "fp16": ("FP16",),
-    "int8": ("INT8", "FP16"),  # explicit Q/DQ layers run int8; the layers left float may use fp16
-    "int4": ("FP16",),  # int4 weight-only: DequantizeLinear blocks feed fp16 GEMMs
-}
+BUILDER_FLAGS = cast("dict[ExportPrecision, tuple[str, ...]]", agent.BUILDER_FLAGS)
+"""TensorRT builder flags per precision: the agent's table, which builds engines on devices too."""
 STANDARD_DOMAINS = ("", "ai.onnx")
 ONNX_UINT8, ONNX_INT8, ONNX_UINT4, ONNX_INT4 = 2, 3, 21, 22
 REEXPORT_HINT = (
@@ -47,6 +44,11 @@ def optimization_profile(inputs: list[TensorSpec], max_length: int, max_batch: i
         low, best, high = (tuple(bounds) for bounds in zip(*axes, strict=True))
         ranges.append(ShapeRange(tensor.name, low, best, high))
     return ranges
+
+
+def profile_options(profile: list[ShapeRange]) -> dict[str, dict[str, list[int]]]:
+    """The profile as JSON: {input: {"min", "opt", "max"}} (the agent's --profile and `produced_by`)."""
+    return {r.name: {"min": list(r.min), "opt": list(r.opt), "max": list(r.max)} for r in profile}
 
 
 def _axis_range(axis: int, dim: int | str, max_length: int, max_batch: int) -> tuple[int, int, int]:

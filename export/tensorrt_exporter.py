@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from edgeship.errors import MissingDependencyError
 from edgeship.export.onnx_exporter import tensor_spec
@@ -17,8 +17,14 @@ from edgeship.export.registry import (
     register_exporter,
 )
 from edgeship.export.tensorrt_build import build_engine, default_timing_cache
-from edgeship.export.tensorrt_config import BUILDER_FLAGS, check_buildable, optimization_profile
-from edgeship.manifest import GraphInfo
+from edgeship.export.tensorrt_config import (
+    BUILDER_FLAGS,
+    ShapeRange,
+    check_buildable,
+    optimization_profile,
+    profile_options,
+)
+from edgeship.manifest import GpuTarget, GraphInfo, TensorSpec
 from edgeship.runtimes.tensorrt_target import (
     INT4_MIN_TENSORRT,
     int4_supported,
@@ -30,16 +36,30 @@ if TYPE_CHECKING:
     from edgeship.compress.sources import LoadedModel
 
 
+@dataclass(frozen=True)
+class EnginePlan:
+    """What an engine is built from: the ONNX graph (checked for TensorRT), its I/O and the shape profile."""
+
+    graph: Path
+    opset: int | None
+    nodes: int
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    profile: list[ShapeRange]
+
+
 @register_exporter("tensorrt")
 class TensorrtExporter:
     """ONNX -> TensorRT engine on this machine's GPU; the engine runs only on this GPU and TensorRT version.
 
     fp32 and fp16 start from the model (ONNX without ONNX Runtime's fusions, which TensorRT cannot
-    parse); int8 and int4 start from the bundle's explicit Q/DQ ONNX variant (no calibrator).
+    parse); int8 and int4 start from the bundle's explicit Q/DQ ONNX variant (no calibrator). With
+    `edgeship export --device` the same graph is built on that device instead (`builds_on_device`).
     """
 
     format = "tensorrt"
     suffix = ".engine"
+    builds_on_device = True
     precisions: tuple[ExportPrecision, ...] = ("fp32", "fp16", "int8", "int4")
     derived_from: dict[ExportPrecision, str] = {
         "int8": "onnx-int8-static-tensorrt",
@@ -55,45 +75,72 @@ class TensorrtExporter:
                 hint='pip install -U "edgeship[tensorrt]"',
             )
 
-    def export(self, loaded: LoadedModel, destination: Path, options: ExportOptions) -> ExportResult:
-        """Build the engine for `options.precision` into `destination`."""
+    def plan(self, loaded: LoadedModel, options: ExportOptions, scratch: Path) -> EnginePlan:
+        """The graph to build from (the bundle's Q/DQ variant, or a plain ONNX export of the model written
+        into `scratch`), refused early when TensorRT cannot build it, with the engine's shape profile."""
+        import onnx
+
+        graph_path = options.source_graph or scratch / "plain.onnx"
+        if options.source_graph is None:
+            plain = replace(options, optimize=False, precision="fp32", source_graph=None)
+            get_exporter("onnx").export(loaded, graph_path, plain)
+        model = onnx.load(str(graph_path))
+        check_buildable(model, options.precision)
+        inputs = [tensor_spec(value) for value in model.graph.input]
+        return EnginePlan(
+            graph=graph_path,
+            opset=next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None),
+            nodes=len(model.graph.node),
+            inputs=inputs,
+            outputs=[tensor_spec(value) for value in model.graph.output],
+            profile=optimization_profile(inputs, options.max_length, options.max_batch),
+        )
+
+    def describe(
+        self,
+        plan: EnginePlan,
+        options: ExportOptions,
+        *,
+        layers: int,
+        built_for: GpuTarget,
+        timing_cache: str,
+        extra: dict[str, Any] | None = None,
+    ) -> ExportResult:
+        """The export result of an engine built from `plan`, wherever it was built."""
         import onnx
         import torch
 
+        return ExportResult(
+            graph=GraphInfo(opset=plan.opset, nodes=layers, optimizer="tensorrt"),
+            inputs=plan.inputs,
+            outputs=plan.outputs,
+            options={
+                "precision": options.precision,
+                "builder_flags": list(BUILDER_FLAGS[options.precision]),
+                "profile": profile_options(plan.profile),
+                "workspace_mb": options.workspace_mb,
+                "timing_cache": timing_cache,
+                **(extra or {}),
+            },
+            tools={"tensorrt": built_for.tensorrt, "torch": torch.__version__, "onnx": onnx.__version__},
+            built_for=built_for,
+        )
+
+    def export(self, loaded: LoadedModel, destination: Path, options: ExportOptions) -> ExportResult:
+        """Build the engine for `options.precision` into `destination`."""
         self.check_ready(options)
         trt = require_tensorrt()
         target = running_target(trt.__version__)
         timing_cache = options.timing_cache or default_timing_cache(target)
         with tempfile.TemporaryDirectory(dir=destination.parent) as scratch:
-            graph_path = options.source_graph or Path(scratch) / "plain.onnx"
-            if options.source_graph is None:
-                plain = replace(options, optimize=False, precision="fp32", source_graph=None)
-                get_exporter("onnx").export(loaded, graph_path, plain)
-            model = onnx.load(str(graph_path))
-            check_buildable(model, options.precision)
-            inputs = [tensor_spec(value) for value in model.graph.input]
-            profile = optimization_profile(inputs, options.max_length, options.max_batch)
+            plan = self.plan(loaded, options, Path(scratch))
             layers = build_engine(
                 trt,
-                graph_path,
+                plan.graph,
                 destination,
                 precision=options.precision,
-                profile=profile,
+                profile=plan.profile,
                 workspace_mb=options.workspace_mb,
                 timing_cache=timing_cache,
             )
-        opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
-        return ExportResult(
-            graph=GraphInfo(opset=opset, nodes=layers, optimizer="tensorrt"),
-            inputs=inputs,
-            outputs=[tensor_spec(value) for value in model.graph.output],
-            options={
-                "precision": options.precision,
-                "builder_flags": list(BUILDER_FLAGS[options.precision]),
-                "profile": {r.name: {"min": r.min, "opt": r.opt, "max": r.max} for r in profile},
-                "workspace_mb": options.workspace_mb,
-                "timing_cache": str(timing_cache),
-            },
-            tools={"tensorrt": trt.__version__, "torch": torch.__version__, "onnx": onnx.__version__},
-            built_for=target,
-        )
+        return self.describe(plan, options, layers=layers, built_for=target, timing_cache=str(timing_cache))

@@ -2,7 +2,8 @@
 
 Standalone by design: it imports only the standard library, numpy and the one runtime it drives, so it
 can be copied to a device as a single file and run with `python3 agent.py --model FILE --inputs JSON`
-(or `--input-file FEEDS.npz` for real inputs); `python3 agent.py --probe` describes the device instead.
+(or `--input-file FEEDS.npz` for real inputs); `python3 agent.py --probe` describes the device instead, and
+`python3 agent.py --build-engine ONNX --engine-out FILE ...` builds a TensorRT engine on its GPU.
 Works on Python 3.9+. Exit status 3 means the runtime the artifact needs is not installed.
 """
 
@@ -176,10 +177,13 @@ def runtime_versions() -> dict:
     found = {}
     for package, module in RUNTIME_MODULES.items():
         try:
-            importlib.import_module(module)
+            imported = importlib.import_module(module)
         except Exception:  # a broken install (wrong numpy, missing library) counts as absent
             continue
-        found[package] = _package_version(package)
+        version = _package_version(package)
+        if version == "unknown":  # e.g. JetPack's apt-installed tensorrt bindings carry no pip metadata
+            version = str(getattr(imported, "__version__", version))
+        found[package] = version
     return found
 
 
@@ -342,9 +346,7 @@ def benchmark_tensorrt(
     if python_api:
         timing = _tensorrt_python(trt, torch, model, feeds, runs, warmup, outputs_file)
     elif gpu and gpu["trtexec"]:
-        if outputs_file:
-            raise SystemExit("agent: --save-outputs needs the tensorrt Python package (trtexec keeps none)")
-        timing = _tensorrt_trtexec(gpu["trtexec"], model, feeds, runs, warmup)
+        timing = _tensorrt_trtexec(gpu["trtexec"], model, feeds, runs, warmup, outputs_file)
     else:
         raise MissingRuntime("tensorrt")
     return {
@@ -418,27 +420,30 @@ def _tensorrt_python(trt, torch, model: str, feeds: dict, runs: int, warmup: int
     }
 
 
-def _tensorrt_trtexec(trtexec: str, model: str, feeds: dict, runs: int, warmup: int) -> dict:
-    """trtexec fills the inputs with its own random values (engine timing does not depend on them)."""
+def _tensorrt_trtexec(
+    trtexec: str, model: str, feeds: dict, runs: int, warmup: int, outputs_file: str | None = None
+) -> dict:
+    """Time with trtexec. It fills the inputs with its own random values (engine timing does not depend on
+    them), except with `outputs_file`: then the feeds go in through --loadInputs and the outputs of the
+    last run come back through --exportOutput."""
     import tempfile
 
-    shapes = ",".join(f"{name}:{'x'.join(str(d) for d in array.shape)}" for name, array in feeds.items())
+    shapes = ",".join(f"{name}:{shape_text(array.shape)}" for name, array in feeds.items())
     with tempfile.TemporaryDirectory() as scratch:
         times_file = os.path.join(scratch, "times.json")
         command = [trtexec, f"--loadEngine={model}", f"--shapes={shapes}", f"--iterations={warmup + runs}"]
         command += ["--warmUp=0", "--duration=0", "--avgRuns=1", f"--exportTimes={times_file}"]
         started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if outputs_file:
+            done = _trtexec_with_inputs(trtexec, command, feeds, scratch, outputs_file)
+        else:
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            last = (
-                [line for line in (done.stdout + done.stderr).splitlines() if line.strip()] or ["no output"]
-            )[-1]
-            raise SystemExit(f"agent: trtexec failed on {os.path.basename(model)}: {last}")
+            raise SystemExit(f"agent: trtexec failed on {os.path.basename(model)}: {trtexec_error(done)}")
         with open(times_file, encoding="utf-8") as handle:
             timings = trtexec_compute_times(json.load(handle))[warmup:]
-    version = re.search(r"TensorRT v(\d+)", done.stdout)
     return {
-        "runtime_version": f"trtexec {version.group(1) if version else 'unknown'}",
+        "runtime_version": f"trtexec {trtexec_version(done.stdout) or 'unknown'}",
         "timing": "trtexec GPU compute time per inference",
         "latency_ms": latency_stats(timings),
         "load_ms": (time.perf_counter() - started) * 1000,
@@ -446,10 +451,262 @@ def _tensorrt_trtexec(trtexec: str, model: str, feeds: dict, runs: int, warmup: 
     }
 
 
+def _trtexec_with_inputs(trtexec: str, command: list, feeds: dict, scratch: str, outputs_file: str):
+    """Run `command` on the feeds written as raw files, saving the outputs it exports to `outputs_file`.
+
+    Integer inputs are int64 in TensorRT 10 engines and int32 before (the ONNX parser narrowed them);
+    when trtexec refuses the file size, the other width is tried."""
+    major = int((trtexec_version(_run_text([trtexec, "--help"])) or "10").split(".")[0])
+    widths = [np.int64, np.int32] if major >= 10 else [np.int32, np.int64]
+    exported = os.path.join(scratch, "outputs.json")
+    for width in widths:
+        files = []
+        for index, (name, array) in enumerate(feeds.items()):
+            dtype = (
+                np.float32 if array.dtype.kind == "f" else width if array.dtype.kind in "iu" else array.dtype
+            )
+            path = os.path.join(scratch, f"input{index}.bin")
+            np.ascontiguousarray(array, dtype=dtype).tofile(path)
+            files.append(f"{name}:{path}")
+        full = [*command, f"--loadInputs={','.join(files)}", f"--exportOutput={exported}"]
+        done = subprocess.run(full, capture_output=True, text=True, check=False)
+        if done.returncode == 0 or "Unexpected file size" not in done.stdout + done.stderr:
+            break
+    if done.returncode == 0:
+        with open(exported, encoding="utf-8") as handle:
+            np.savez(outputs_file, *parse_trtexec_outputs(handle.read()))
+    return done
+
+
+def parse_trtexec_outputs(text: str) -> list:
+    """The arrays in trtexec's --exportOutput JSON (`[{"name", "dimensions": "1x3", "values": [...]}]`), in
+    file order. trtexec prints values with 6 significant digits, and nan / inf bare."""
+    text = re.sub(r"(?<=[\s,\[])-?nan(?=[\s,\]])", "NaN", text, flags=re.IGNORECASE)
+    text = re.sub(r"(?<=[\s,\[-])inf(?=[\s,\]])", "Infinity", text, flags=re.IGNORECASE)
+    arrays = []
+    for output in json.loads(text):
+        dimensions = str(output.get("dimensions", "")).strip()
+        shape = tuple(int(d) for d in dimensions.split("x")) if dimensions else ()
+        arrays.append(np.asarray(output["values"], dtype=np.float32).reshape(shape))
+    return arrays
+
+
+# --- Engine build mode: ONNX -> engine on this GPU, with the tensorrt Python API or JetPack's trtexec ---
+BUILDER_FLAGS = {
+    "fp32": (),
+    "fp16": ("FP16",),
+    "int8": ("INT8", "FP16"),  # explicit Q/DQ layers run int8; the layers left float may use fp16
+    "int4": ("FP16",),  # int4 weight-only: DequantizeLinear blocks feed fp16 GEMMs
+}
+"""TensorRT builder flags per precision (edgeship.export.tensorrt_config reads this table too)."""
+TRTEXEC_BANNER = re.compile(r"\[TensorRT v(\d+)\]")
+TRTEXEC_VERSION_LINE = re.compile(r"TensorRT version: (\d+\.\d+\.\d+)")
+TRTEXEC_BUILD_TIME = re.compile(r"Engine built in ([0-9.]+) sec")
+TRTEXEC_ERROR = re.compile(r"ERROR:|Error Code|Error\[\d+\]")
+
+
+class GraphRefused(Exception):
+    """TensorRT's ONNX parser cannot read the graph."""
+
+
+class BuildFailed(Exception):
+    """TensorRT parsed the graph but could not build an engine from it."""
+
+
+def shape_text(shape) -> str:
+    """A shape as trtexec writes it: 1x128."""
+    return "x".join(str(int(d)) for d in shape)
+
+
+def network_flags(trt) -> int:
+    """Explicit batch: the only mode in TensorRT 10, a flag before it (JetPack 5 ships TensorRT 8.5)."""
+    if int(trt.__version__.split(".")[0]) >= 10:
+        return 0
+    return 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+
+
+def tensorrt_build(trt, onnx: str, precision: str, profile: dict, workspace_mb: int, cache: bytes):
+    """Parse `onnx` and build a serialized engine with the tensorrt Python API: explicit batch, the
+    precision's builder flags, one optimization profile ({input: {"min", "opt", "max"}}), the workspace
+    limit and a timing cache. Returns (engine bytes, updated timing cache bytes, network layer count)."""
+    logger = trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
+    network = builder.create_network(network_flags(trt))
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(onnx):
+        first = parser.get_error(0).desc() if parser.num_errors else "no detail"
+        raise GraphRefused(f"TensorRT's ONNX parser refused the graph: {first}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb << 20)
+    for flag in BUILDER_FLAGS[precision]:
+        config.set_flag(getattr(trt.BuilderFlag, flag))
+    shapes = builder.create_optimization_profile()
+    for name, bounds in profile.items():
+        shapes.set_shape(name, tuple(bounds["min"]), tuple(bounds["opt"]), tuple(bounds["max"]))
+    config.add_optimization_profile(shapes)
+    config.set_timing_cache(config.create_timing_cache(cache), ignore_mismatch=False)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise BuildFailed(f"TensorRT could not build a {precision} engine")
+    return bytes(serialized), bytes(config.get_timing_cache().serialize()), int(network.num_layers)
+
+
+def trtexec_build_command(
+    trtexec: str, onnx: str, engine: str, precision: str, profile: dict, workspace_mb: int, timing_cache: str
+) -> list:
+    """trtexec's command line for the same build as `tensorrt_build`: precision flags, the profile as
+    --minShapes / --optShapes / --maxShapes, the workspace pool in MiB and the timing cache file."""
+    command = [trtexec, f"--onnx={onnx}", f"--saveEngine={engine}"]
+    command += [f"--{flag.lower()}" for flag in BUILDER_FLAGS[precision]]
+    for bound in ("min", "opt", "max"):
+        shapes = ",".join(f"{name}:{shape_text(bounds[bound])}" for name, bounds in profile.items())
+        if shapes:
+            command.append(f"--{bound}Shapes={shapes}")
+    command += [f"--memPoolSize=workspace:{int(workspace_mb)}", f"--timingCacheFile={timing_cache}"]
+    return command
+
+
+def trtexec_version(text: str) -> str | None:
+    """The TensorRT version in trtexec's output: its `TensorRT version: 10.3.0` line, else the
+    `[TensorRT v100300]` banner (major * 10000 + minor * 100 + patch from 10 on, * 1000 + * 100 before)."""
+    line = TRTEXEC_VERSION_LINE.search(text)
+    if line:
+        return line.group(1)
+    banner = TRTEXEC_BANNER.search(text)
+    if banner is None:
+        return None
+    number = int(banner.group(1))
+    major, rest = divmod(number, 10000) if number >= 100000 else divmod(number, 1000)
+    return f"{major}.{rest // 100}.{rest % 100}"
+
+
+def parse_trtexec_build(text: str) -> dict:
+    """What a trtexec build printed: TensorRT version, seconds the engine took, and the error that
+    explains a failure (the first TensorRT error line; trtexec's last lines only say that it failed)."""
+    built = TRTEXEC_BUILD_TIME.search(text)
+    lines = [re.sub(r"^(\[[^\]]*\]\s*)+", "", line.strip()) for line in text.splitlines() if line.strip()]
+    errors = [line for line in text.splitlines() if "[E]" in line]
+    cause = next((line for line in errors if TRTEXEC_ERROR.search(line)), errors[-1] if errors else None)
+    if cause is not None:
+        cause = re.sub(r"^(\[[^\]]*\]\s*)+", "", cause.strip())
+    return {
+        "tensorrt": trtexec_version(text),
+        "engine_build_s": float(built.group(1)) if built else None,
+        "error": cause or (lines[-1] if lines else None),
+    }
+
+
+def trtexec_error(done) -> str:
+    """The line of a failed trtexec run that says why."""
+    return parse_trtexec_build(done.stdout + "\n" + done.stderr)["error"] or f"exit status {done.returncode}"
+
+
+def _run_text(command: list) -> str:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout + done.stderr
+
+
+def default_timing_cache(compute_capability: str, tensorrt: str) -> str:
+    """A per-GPU, per-TensorRT timing cache under the user's cache folder (re-used by later builds)."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    name = f"sm{compute_capability.replace('.', '')}-trt{tensorrt}.timing"
+    return os.path.join(root, "edgeship", "tensorrt", name)
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    partial = f"{path}.{os.getpid()}.partial"
+    with open(partial, "wb") as handle:
+        handle.write(data)
+    os.replace(partial, path)
+
+
+def build_engine(
+    onnx: str, engine: str, precision: str, profile: dict, workspace_mb: int, timing_cache: str | None
+) -> dict:
+    """Build `onnx` into `engine` for this machine's GPU (the tensorrt Python API when it imports, else
+    trtexec) and describe it: size, sha256, TensorRT version, GPU and compute capability."""
+    import hashlib
+
+    if precision not in BUILDER_FLAGS:
+        raise SystemExit(f"agent: unknown precision '{precision}' (known: {', '.join(BUILDER_FLAGS)})")
+    if not os.path.isfile(onnx):
+        raise SystemExit(f"agent: no ONNX file at {onnx}")
+    gpu = gpu_info()
+    if gpu is None:
+        raise SystemExit("agent: this machine has no NVIDIA GPU (no nvidia-smi, not a Jetson)")
+    try:
+        import tensorrt as trt
+    except Exception:  # absent, or its CUDA libraries fail to load: trtexec may still work
+        trt = None
+    if trt is None and not gpu["trtexec"]:
+        raise MissingRuntime("tensorrt")
+    version = (
+        runtime_versions().get("tensorrt")
+        if trt is not None
+        else trtexec_version(_run_text([gpu["trtexec"], "--help"]))
+    )
+    version = version or "unknown"
+    cache = timing_cache or default_timing_cache(gpu["compute_capability"] or "unknown", version)
+    started = time.perf_counter()
+    partial = f"{engine}.partial"
+    command = None
+    if trt is not None:
+        cache_bytes = b""
+        if os.path.isfile(cache):
+            with open(cache, "rb") as handle:
+                cache_bytes = handle.read()
+        try:
+            serialized, cache_bytes, layers = tensorrt_build(
+                trt, onnx, precision, profile, workspace_mb, cache_bytes
+            )
+        except (GraphRefused, BuildFailed) as exc:
+            raise SystemExit(f"agent: {exc}") from exc
+        _write_atomic(cache, cache_bytes)
+        _write_atomic(engine, serialized)
+    else:
+        os.makedirs(os.path.dirname(os.path.abspath(cache)), exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.abspath(engine)), exist_ok=True)
+        command = trtexec_build_command(
+            gpu["trtexec"], onnx, partial, precision, profile, workspace_mb, cache
+        )
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0 or not os.path.isfile(partial):
+            if os.path.exists(partial):
+                os.remove(partial)
+            raise SystemExit(f"agent: trtexec could not build the engine: {trtexec_error(done)}")
+        version = trtexec_version(done.stdout) or version
+        os.replace(partial, engine)
+        layers = None
+    digest = hashlib.sha256()
+    with open(engine, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {
+        "engine": engine,
+        "bytes": os.path.getsize(engine),
+        "sha256": digest.hexdigest(),
+        "tensorrt": version,
+        "builder": "tensorrt-python" if trt is not None else "trtexec",
+        "command": command,
+        "precision": precision,
+        "profile": profile,
+        "workspace_mb": workspace_mb,
+        "timing_cache": cache,
+        "layers": layers,
+        "build_s": time.perf_counter() - started,
+        "gpu": gpu,
+        "python": platform.python_version(),
+    }
+
+
 def main(argv: list | None = None) -> int:
     """Command line: print the benchmark result as JSON on stdout."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="artifact file (.onnx, .ort, .tflite)")
+    parser.add_argument("--model", help="artifact file (.onnx, .ort, .tflite, .engine)")
     parser.add_argument("--inputs", help="JSON list of {name, dtype, shape, low, high}: random inputs")
     parser.add_argument("--input-file", help=".npz of real inputs, one array per input name")
     parser.add_argument("--save-outputs", help="write the outputs of the first run to this .npz")
@@ -459,9 +716,38 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--emulated", action="store_true", help="mark results as emulation timings")
+    build = parser.add_argument_group("engine build (TensorRT, on this machine's GPU)")
+    build.add_argument("--build-engine", metavar="ONNX", help="build this ONNX graph into a TensorRT engine")
+    build.add_argument("--engine-out", help="where the engine goes (written under a temporary name first)")
+    build.add_argument("--precision", default="fp32", help="fp32, fp16, int8 or int4 (Q/DQ graphs)")
+    build.add_argument(
+        "--profile", default="{}", help='JSON {input: {"min": [..], "opt": [..], "max": [..]}}'
+    )
+    build.add_argument("--workspace-mb", type=int, default=2048, help="builder workspace limit in MiB")
+    build.add_argument("--timing-cache", help="timing cache file (default: one per GPU and TensorRT version)")
     args = parser.parse_args(argv)
     if args.probe:
         print(json.dumps(probe(args.workdir)))
+        return 0
+    if args.build_engine:
+        if not args.engine_out:
+            parser.error("--build-engine needs --engine-out")
+        try:
+            report = build_engine(
+                args.build_engine,
+                args.engine_out,
+                args.precision,
+                json.loads(args.profile),
+                args.workspace_mb,
+                args.timing_cache,
+            )
+        except MissingRuntime as missing:
+            print(
+                f"agent: {missing} is not installed here (neither the Python package nor trtexec)",
+                file=sys.stderr,
+            )
+            return MISSING_RUNTIME_EXIT
+        print(json.dumps(report))
         return 0
     if not args.model or not (args.inputs or args.input_file):
         parser.error("--model and one of --inputs / --input-file are required")

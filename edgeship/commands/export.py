@@ -41,7 +41,13 @@ def register(app: typer.Typer) -> None:
         workspace_mb: int = typer.Option(2048, min=1, help="TensorRT: builder workspace limit in MiB."),
         timing_cache: Path | None = typer.Option(
             None,
-            help="TensorRT: timing cache file (default: one per GPU and version under ~/.cache/edgeship).",
+            help="TensorRT: timing cache file (default: one per GPU and version under ~/.cache/edgeship; "
+            "with --device, a path on the device).",
+        ),
+        device: str | None = typer.Option(
+            None,
+            help="TensorRT: build the engine on this device (e.g. a Jetson added with `edgeship devices add`), "
+            "where it will run, and check parity there; default: this machine.",
         ),
     ) -> None:
         """Export MODEL to an artifact in a bundle; fails if it disagrees with PyTorch."""
@@ -71,6 +77,7 @@ def register(app: typer.Typer) -> None:
                 timing_cache=timing_cache,
             ),
             parity_samples=parity_samples,
+            device=device,
         )
         results.print(variants_table(bundle.manifest))
         results.print(f"Wrote [bold]{variant.id}[/bold] to {bundle.root}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +22,17 @@ from edgeship.console import step
 from edgeship.errors import BundleError, ParityError
 from edgeship.export.archs import arch_config
 from edgeship.export.parity import load_reference, measure_parity, reference_logits, save_reference
-from edgeship.export.registry import VARIANT_PRECISION, ExportOptions, ExportResult, get_exporter
+from edgeship.export.registry import VARIANT_PRECISION, Exporter, ExportOptions, ExportResult, get_exporter
 from edgeship.export.sample_inputs import sample_inputs
 from edgeship.manifest import Manifest, Preprocessing, Producer, Source, Task, TextPreprocessing, Variant
+from edgeship.pipeline.export_device import BuildDevice, build_device, engine_on_device
 from edgeship.pipeline.export_precision import (
     check_precision,
     parity_fails,
     parity_tolerance,
     with_source_graph,
 )
-from edgeship.runtimes.base import open_session
+from edgeship.runtimes.base import Session, open_session
 
 TOKENIZER_DIR = "tokenizer"
 LABELS_FILE = "labels.txt"
@@ -47,10 +50,14 @@ def export_model(
     revision: str | None = None,
     options: ExportOptions | None = None,
     parity_samples: int = 16,
+    device: str | None = None,
 ) -> tuple[Bundle, Variant]:
-    """Export `model` to `artifact_format` into bundle `out` (created, or extended if it exists)."""
+    """Export `model` to `artifact_format` into bundle `out` (created, or extended if it exists); with
+    `device`, a TensorRT engine is built and parity-checked on that device instead of this machine."""
     options = options or ExportOptions()
-    source = check_precision(get_exporter(artifact_format), options, out)
+    exporter = get_exporter(artifact_format)
+    source = check_precision(exporter, options, out, here=device is None)
+    target = build_device(exporter, device, options, out)
     existing = is_bundle(out)
     if existing:
         bundle = Bundle.open(out)
@@ -62,7 +69,7 @@ def export_model(
     if existing:
         _check_same_source(bundle, loaded)
         reference = _stored_reference(bundle, options)
-        variant, result = _export_variant(bundle.root, loaded, artifact_format, options, reference)
+        variant, result = _export_variant(bundle.root, loaded, artifact_format, options, reference, target)
         if (result.inputs, result.outputs) != (bundle.manifest.inputs, bundle.manifest.outputs):
             variant.inputs, variant.outputs = result.inputs, result.outputs
         bundle.manifest.put_variant(variant)
@@ -72,7 +79,7 @@ def export_model(
         with step(f"Computing the PyTorch reference on {parity_samples} inputs"):
             inputs = sample_inputs(loaded, samples=parity_samples, max_length=options.max_length)
             reference = (inputs, reference_logits(loaded, inputs))
-        variant, result = _export_variant(staging_root, loaded, artifact_format, options, reference)
+        variant, result = _export_variant(staging_root, loaded, artifact_format, options, reference, target)
         manifest = _new_manifest(loaded, result, options)
         manifest.put_variant(variant)
         (staging_root / REFERENCE_FILE).parent.mkdir()
@@ -105,30 +112,38 @@ def _export_variant(
     artifact_format: str,
     options: ExportOptions,
     reference: tuple[dict[str, np.ndarray], np.ndarray],
+    target: BuildDevice | None = None,
 ) -> tuple[Variant, ExportResult]:
-    """Export into a staging file, check parity, then move the file into `root/models/`."""
+    """Export into a staging file (here, or built on `target`), check parity, then move the file into
+    `root/models/`."""
     exporter = get_exporter(artifact_format)
     tolerance = parity_tolerance(options, arch_config(loaded.model_type).tolerance)
     precision = VARIANT_PRECISION[options.precision]
     variant_id = f"{artifact_format}-{precision}"
+    file = f"models/{variant_id}{exporter.suffix}"
     with staging_directory(root) as staging:
         staged = staging / f"{variant_id}{exporter.suffix}"
-        with step(f"Exporting {loaded.architecture} to {artifact_format}"):
-            result = exporter.export(loaded, staged, options)
-        with step(f"Checking parity on {len(reference[1])} inputs"):
-            parity = measure_parity(open_session(staged, artifact_format), *reference, tolerance)
-        if parity_fails(options, parity):
-            raise ParityError(
-                f"{artifact_format} export of {loaded.architecture} disagrees with PyTorch: max abs diff "
-                f"{parity.max_abs_diff:.3g} (tolerance {tolerance:g}), argmax agreement {parity.argmax_agreement:.3f}",
-                hint="try --no-optimize or another --opset; nothing was written",
-            )
-        size, digest = install_file(staged, root / f"models/{variant_id}{exporter.suffix}")
+        if target is None:
+            artifact = _exported_here(exporter, loaded, staged, options)
+        else:
+            artifact = engine_on_device(target, exporter, loaded, staged, options, file)
+        with artifact as (result, session):
+            where = f" on {target.device.name}" if target else ""
+            with step(f"Checking parity on {len(reference[1])} inputs{where}"):
+                parity = measure_parity(session, *reference, tolerance)
+            if parity_fails(options, parity):
+                raise ParityError(
+                    f"{artifact_format} export of {loaded.architecture} disagrees with PyTorch{where}: max abs "
+                    f"diff {parity.max_abs_diff:.3g} (tolerance {tolerance:g}), argmax agreement "
+                    f"{parity.argmax_agreement:.3f}",
+                    hint="try --no-optimize or another --opset; nothing was written",
+                )
+        size, digest = install_file(staged, root / file)
     variant = Variant(
         id=variant_id,
         format=artifact_format,  # type: ignore[arg-type]
         precision=precision,
-        file=f"models/{variant_id}{exporter.suffix}",
+        file=file,
         bytes=size,
         sha256=digest,
         produced_by=Producer(step="export", options=result.options, tools=result.tools),
@@ -138,6 +153,16 @@ def _export_variant(
         built_for=result.built_for,
     )
     return variant, result
+
+
+@contextmanager
+def _exported_here(
+    exporter: Exporter, loaded: LoadedModel, staged: Path, options: ExportOptions
+) -> Iterator[tuple[ExportResult, Session]]:
+    """Export on this machine into `staged`; yields the result and a session on the file."""
+    with step(f"Exporting {loaded.architecture} to {exporter.format}"):
+        result = exporter.export(loaded, staged, options)
+    yield result, open_session(staged, exporter.format)
 
 
 def _new_manifest(loaded: LoadedModel, result: ExportResult, options: ExportOptions) -> Manifest:

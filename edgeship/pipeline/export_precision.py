@@ -12,9 +12,10 @@ from edgeship.manifest import Parity
 from edgeship.pipeline.quantize import QUANTIZED_TOLERANCE
 
 
-def check_precision(exporter: Exporter, options: ExportOptions, out: Path) -> str | None:
-    """Refuse a precision the format does not write, or one built from a bundle variant `out` lacks; then
-    let the exporter check this host (TensorRT, GPU). Returns the id of the variant to build from, if any."""
+def check_precision(exporter: Exporter, options: ExportOptions, out: Path, here: bool = True) -> str | None:
+    """Refuse a precision the format does not write, or one built from a bundle variant `out` lacks; then,
+    when the artifact is built `here` (not on a device), let the exporter check this host (TensorRT, GPU).
+    Returns the id of the variant to build from, if any."""
     precisions = getattr(exporter, "precisions", ("fp32",))
     if options.precision not in precisions:
         raise EdgeshipError(
@@ -29,7 +30,7 @@ def check_precision(exporter: Exporter, options: ExportOptions, out: Path) -> st
             f"edgeship quantize {out} --scheme {VARIANT_PRECISION[options.precision]} --target-runtime tensorrt",
         )
     check_ready = getattr(exporter, "check_ready", None)
-    if check_ready is not None:
+    if check_ready is not None and here:
         check_ready(options)
     return source
 
