@@ -63,6 +63,11 @@ def run_recipe(
     teacher = resolve_teacher(
         recipe.teacher, data, keys.train, cache_dir, max_length=max_length, seed=recipe.data.seed
     )
+    if recipe.teacher.fine_tune is not None:
+        fine_tuned = teacher.trained_seconds is not None
+        state.records.append(
+            StepRecord("teacher/fine-tune", "ran" if fine_tuned else "cached", teacher.trained_seconds or 0.0)
+        )
     plans = [_teacher_bundle(state, recipe, out, teacher, data, keys)]
     if recipe.student is not None:
         plans.append(_student_bundle(state, recipe, out, teacher, data, keys))

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,8 @@ class ResolvedTeacher:
     model: str
     checkpoint: Path | None
     key: str
+    trained_seconds: float | None = None
+    """Seconds spent fine-tuning in this run (None: not fine-tuned here, or reused from the cache)."""
 
 
 def data_labels(teacher: Teacher, cache_dir: Path) -> list[str] | None:
@@ -59,13 +62,16 @@ def resolve_teacher(
         teacher.model, checkpoint, teacher.revision, teacher.fine_tune, data_key, max_length, seed
     )
     folder = cache_dir / "teachers" / key
+    trained_seconds = None
     if not (folder / DONE_FILE).is_file():
+        started = time.perf_counter()
         _fine_tune(model, checkpoint, teacher.fine_tune, data, folder, max_length, seed)
+        trained_seconds = time.perf_counter() - started
     else:
         console.print(f"[green]✓[/green] Reusing the fine-tuned teacher in {folder}")
     record = json.loads((folder / DONE_FILE).read_text())
     fine_tuned_checkpoint = folder / record["checkpoint"] if record["checkpoint"] else None
-    return ResolvedTeacher(record["model"], fine_tuned_checkpoint, key)
+    return ResolvedTeacher(record["model"], fine_tuned_checkpoint, key, trained_seconds)
 
 
 def _fine_tune(

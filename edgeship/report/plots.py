@@ -58,7 +58,8 @@ def _scatter(axes: Any, points: list[Point], values: list[float]) -> None:
             point.variant.id, (point.p50, value), textcoords="offset points", xytext=offset, fontsize=8
         )
     axes.margins(x=0.2, y=0.15)
-    axes.set_xlim(left=0)
+    slowest = max(p.benchmark.latency_ms.p90 for p in points)
+    axes.set_xlim(0, max(axes.get_xlim()[1], 1.3 * slowest))  # room for the labels right of the markers
 
 
 def _label_offsets(points: list[Point], values: list[float]) -> list[tuple[int, int]]:
@@ -123,7 +124,8 @@ def size_vs_latency_png(points: list[Point], device_label: str) -> bytes:
     figure, axes = _new_axes(
         f"Size vs latency on {device_label}", "p50 latency (ms), whisker to p90", "size (MB)"
     )
-    _scatter(axes, points, [p.megabytes for p in points])
-    axes.set_ylim(bottom=0)
+    sizes = [p.megabytes for p in points]
+    _scatter(axes, points, sizes)
+    axes.set_ylim(0, 1.15 * max(sizes))
     _legend(axes, points)
     return _png(figure)
