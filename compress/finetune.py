@@ -10,11 +10,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from transformers import get_linear_schedule_with_warmup
 
 from edgeship.compress.data import TextExamples
-from edgeship.console import console
+from edgeship.console import training_progress
 from edgeship.errors import DataError
 
 BUCKET_BATCHES = 50  # batches per length-sorted bucket: long enough to group lengths, short enough to mix
@@ -104,16 +103,9 @@ def fine_tune_text_classifier(
         optimizer, round(options.warmup_ratio * total_steps), total_steps
     )
     recent: deque[float] = deque(maxlen=LOSS_WINDOW)
-    columns = (
-        TextColumn("fine-tuning"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TimeElapsedColumn(),
-    )
     start = time.perf_counter()
     model.train()
-    with Progress(*columns, console=console, disable=not progress, transient=False) as bar:
+    with training_progress("fine-tuning", enabled=progress) as bar:
         task = bar.add_task("train", total=total_steps, loss="-")
         for _ in range(options.epochs):
             for batch in _length_grouped_batches(lengths, options.batch_size, rng):

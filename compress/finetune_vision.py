@@ -40,10 +40,9 @@ def fine_tune_image_classifier(
     (seconds, losses); it is replaced in one rename, so it holds a complete checkpoint or none.
     """
     import torch
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from edgeship.compress.timm_models import CONFIG_FILE, checkpoint_config, load_timm_model
-    from edgeship.console import console
+    from edgeship.console import training_progress
 
     _check(train, epochs, batch_size)
     out_dir = Path(out_dir)
@@ -66,16 +65,9 @@ def fine_tune_image_classifier(
     order = torch.Generator().manual_seed(seed)
     recent: deque[float] = deque(maxlen=LOSS_WINDOW)
     epoch_losses: list[float] = []
-    columns = (
-        TextColumn("fine-tuning"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TimeElapsedColumn(),
-    )
     started = time.perf_counter()
     network.train()
-    with Progress(*columns, console=console, disable=not progress, transient=False) as bar:
+    with training_progress("fine-tuning", enabled=progress) as bar:
         task = bar.add_task("train", total=total_steps, loss="-")
         for _ in range(epochs):
             losses = []

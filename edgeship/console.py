@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 console = Console(stderr=True)
 results = Console(width=None if Console().is_terminal else 160)
@@ -18,3 +19,9 @@ def step(message: str) -> Iterator[None]:
     with console.status(message):
         yield
     console.print(f"[green]✓[/green] {message}")
+
+
+def training_progress(label: str, fields: str = "loss {task.fields[loss]}", enabled: bool = True) -> Progress:
+    """The progress bar of a training loop: label, bar, steps done of total, `fields`, elapsed time."""
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(fields), TimeElapsedColumn())
+    return Progress(*columns, console=console, disable=not enabled, transient=False)

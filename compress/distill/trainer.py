@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from transformers import get_linear_schedule_with_warmup
 
 from edgeship.compress.distill.batches import (
@@ -29,7 +28,7 @@ from edgeship.compress.distill.losses import DistillationLoss, Outputs
 from edgeship.compress.distill.registry import Student
 from edgeship.compress.distill.weights import LossWeights
 from edgeship.compress.sources import LoadedModel
-from edgeship.console import console
+from edgeship.console import console, training_progress
 
 LOSS_WINDOW = 10
 
@@ -156,16 +155,10 @@ def distill(
     want_features = bool(losses.hidden)
     want_attention = bool(losses.attention) and student.modality == "text"
     eval_accuracy: list[float] = []
-    columns = (
-        TextColumn("distilling"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]} · eval acc {task.fields[acc]}"),
-        TimeElapsedColumn(),
-    )
     started = time.perf_counter()
     model.train()
-    with Progress(*columns, console=console, disable=not progress or not accelerator.is_main_process) as bar:
+    fields = "loss {task.fields[loss]} · eval acc {task.fields[acc]}"
+    with training_progress("distilling", fields, enabled=progress and accelerator.is_main_process) as bar:
         task = bar.add_task("distill", total=total, completed=start_step, loss="-", acc="-")
         data = accelerator.skip_first_batches(loader, start_step) if start_step else loader
         for step, (inputs, labels) in enumerate(data, start=start_step + 1):
