@@ -16,7 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
-from bundle_metrics import THREADS, measure  # sibling module: run as benchmarks/<script>.py
+from bundle_metrics import THREADS, comparison_table, measure  # sibling module: run as benchmarks/<script>.py
 
 MAX_LENGTH = 64  # the demo recipe's sequence length
 
@@ -34,8 +34,6 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("out/distill-text"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/distill_text.json"))
     args = parser.parse_args()
-
-    from rich.table import Table
 
     from edgeship.cache import cache_root
     from edgeship.compress.data import examples_digest
@@ -89,25 +87,10 @@ def main() -> None:
                 **measure(args.work / kind, test, args.runs, warmup=10),
             }
         )
-    teacher = rows[0]
-    for row in rows:
-        row["speedup"] = teacher["p50_ms"] / row["p50_ms"]
-        row["accuracy_vs_teacher"] = row["accuracy"] / teacher["accuracy"]
-    table = Table(
-        title=f"Distillation on Rotten Tomatoes ({args.train} train / {args.test} test, {args.epochs} epochs)"
+    table = comparison_table(
+        rows,
+        f"Distillation on Rotten Tomatoes ({args.train} train / {args.test} test, {args.epochs} epochs)",
     )
-    for column in ("model", "params M", "ONNX MB", "p50 ms", "speed-up", "accuracy", "vs teacher"):
-        table.add_column(column, justify="left" if column == "model" else "right")
-    for row in rows:
-        table.add_row(
-            row["model"],
-            f"{row['parameters'] / 1e6:.2f}",
-            f"{row['bytes'] / 1e6:.1f}",
-            f"{row['p50_ms']:.2f}",
-            f"{row['speedup']:.2f}x",
-            f"{row['accuracy']:.2%}",
-            f"{row['accuracy_vs_teacher']:.1%}",
-        )
     results.print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(

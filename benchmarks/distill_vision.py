@@ -22,7 +22,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bundle_metrics import THREADS, measure  # sibling module: run as benchmarks/<script>.py
+from bundle_metrics import THREADS, comparison_table, measure  # sibling module: run as benchmarks/<script>.py
 
 
 def fine_tuned_teacher(train: Any, cache: Path, size: int, epochs: int) -> tuple[str, Path, dict[str, Any]]:
@@ -63,8 +63,6 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("out/distill-vision"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/distill_vision.json"))
     args = parser.parse_args()
-
-    from rich.table import Table
 
     from edgeship.compress.datasets import load_fashion_mnist
     from edgeship.console import results
@@ -112,26 +110,11 @@ def main() -> None:
             **measure(args.work / "student", test, args.runs, warmup=20),
         }
     )
-    teacher = rows[0]
-    for row in rows:
-        row["speedup"] = teacher["p50_ms"] / row["p50_ms"]
-        row["accuracy_vs_teacher"] = row["accuracy"] / teacher["accuracy"]
-    table = Table(
-        title=f"Distillation on Fashion-MNIST ({args.train} train / {args.test} test, {args.size} px)"
+    table = comparison_table(
+        rows,
+        f"Distillation on Fashion-MNIST ({args.train} train / {args.test} test, {args.size} px)",
+        training_seconds=True,
     )
-    for column in ("model", "params M", "ONNX MB", "p50 ms", "speed-up", "accuracy", "vs teacher", "train s"):
-        table.add_column(column, justify="left" if column == "model" else "right")
-    for row in rows:
-        table.add_row(
-            row["model"],
-            f"{row['parameters'] / 1e6:.2f}",
-            f"{row['bytes'] / 1e6:.1f}",
-            f"{row['p50_ms']:.2f}",
-            f"{row['speedup']:.2f}x",
-            f"{row['accuracy']:.2%}",
-            f"{row['accuracy_vs_teacher']:.1%}",
-            f"{row['seconds_training']:.0f}",
-        )
     results.print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     settings = vars(args) | {"threads": THREADS, "batch": 1}

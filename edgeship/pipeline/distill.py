@@ -195,22 +195,6 @@ def saved_student(bundle_dir: Path) -> tuple[str, Path | None]:
 
 def _hold_out(examples: TextExamples | ImageExamples, seed: int) -> tuple[Any, Any]:
     """Split off EVAL_FRACTION of the examples for the accuracy shown during training."""
-    import random
-
-    if isinstance(examples, ImageExamples):
-        order = list(range(len(examples)))
-        random.Random(seed).shuffle(order)
-        cut = max(1, int(len(order) * EVAL_FRACTION))
-
-        def subset(indices: list[int]) -> ImageExamples:
-            return ImageExamples(
-                [examples.paths[i] for i in indices],
-                [examples.labels[i] for i in indices],
-                examples.label_names,
-                examples.name,
-            )
-
-        return subset(order[cut:]), subset(order[:cut])
     from edgeship.compress.datasets import split_examples
 
     return split_examples(examples, test_size=max(1, int(len(examples) * EVAL_FRACTION)), seed=seed)
