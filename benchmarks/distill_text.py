@@ -36,8 +36,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from edgeship.cache import cache_root
-    from edgeship.compress.data import examples_digest
-    from edgeship.compress.datasets import load_rotten_tomatoes, split_examples
     from edgeship.console import results
     from edgeship.export.registry import ExportOptions
     from edgeship.pipeline.distill import DistillOptions, distill_to_bundle
@@ -45,6 +43,8 @@ def main() -> None:
     from edgeship.recipe.data import RecipeData
     from edgeship.recipe.schema import FineTune, Teacher
     from edgeship.recipe.teacher import resolve_teacher
+    from edgeship.sources.data import examples_digest
+    from edgeship.sources.datasets import load_rotten_tomatoes, split_examples
 
     train, test = split_examples(load_rotten_tomatoes(), test_size=args.test, train_size=args.train, seed=0)
     test = dataclasses.replace(test, name="rotten_tomatoes")
@@ -66,7 +66,7 @@ def main() -> None:
         }
     ]
     from edgeship.compress.distill.estimate import count_parameters
-    from edgeship.compress.sources import load_model
+    from edgeship.sources.loading import load_model
 
     rows[0]["parameters"] = count_parameters(load_model(str(teacher_dir)).model)
     for kind in args.students.split(","):

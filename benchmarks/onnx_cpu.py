@@ -49,7 +49,7 @@ def review_inputs(model_dir: Path, count: int) -> tuple[list[str], dict[str, np.
     """Real reviews, tokenized and padded to the benchmark's sequence length."""
     import transformers
 
-    from edgeship.compress.datasets import load_rotten_tomatoes
+    from edgeship.sources.datasets import load_rotten_tomatoes
 
     texts = load_rotten_tomatoes().texts[:count]
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
@@ -206,9 +206,9 @@ def teacher_agreement(bundle_dir: Path, work: Path) -> dict[str, Any] | None:
     import shutil
 
     from edgeship.bundle import Bundle
-    from edgeship.compress.datasets import load_rotten_tomatoes, split_examples
     from edgeship.compress.quantize.spec import QuantizationSpec
     from edgeship.pipeline.quantize import quantize_bundle
+    from edgeship.sources.datasets import load_rotten_tomatoes, split_examples
 
     if not (bundle_dir / "manifest.json").exists():
         return None

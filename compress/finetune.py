@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from transformers import get_linear_schedule_with_warmup
 
-from edgeship.compress.data import TextExamples
 from edgeship.console import training_progress
 from edgeship.errors import DataError
+from edgeship.sources.data import TextExamples
 
 BUCKET_BATCHES = 50  # batches per length-sorted bucket: long enough to group lengths, short enough to mix
 LOSS_WINDOW = 10  # steps averaged for the shown and the returned final loss

@@ -11,8 +11,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from edgeship.compress.data import ImageExamples
 from edgeship.errors import DataError, OutputError
+from edgeship.sources.data import ImageExamples
 
 CHECKPOINT_FILE = "model.safetensors"
 TRAINING_FILE = "training.json"
@@ -41,8 +41,8 @@ def fine_tune_image_classifier(
     """
     import torch
 
-    from edgeship.compress.timm_models import CONFIG_FILE, checkpoint_config, load_timm_model
     from edgeship.console import training_progress
+    from edgeship.sources.timm_models import CONFIG_FILE, checkpoint_config, load_timm_model
 
     _check(train, epochs, batch_size)
     out_dir = Path(out_dir)
@@ -147,8 +147,8 @@ def _load_pixels(examples: ImageExamples, size: int, mean: tuple[float, ...], st
     import numpy as np
     import torch
 
-    from edgeship.compress.preprocess import load_image
     from edgeship.manifest import ImagePreprocessing
+    from edgeship.sources.preprocess import load_image
 
     preprocessing = ImagePreprocessing(
         size=(size, size),

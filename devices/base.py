@@ -18,6 +18,7 @@ import numpy as np
 from edgeship.bundle import sha256_of
 from edgeship.devices.profiles import DeviceProfile
 from edgeship.errors import DeviceError
+from edgeship.runtimes.formats import get_format
 
 MISSING_RUNTIME_EXIT = 3  # the agent's exit status when the artifact's runtime does not import
 TIMEOUT_EXIT = 124  # coreutils `timeout`
@@ -91,7 +92,7 @@ class Device(ABC):
 
     def probe(self) -> dict[str, Any]:
         """CPU, cores, Python, importable runtimes and free disk, as the agent reports them."""
-        return self._agent_json(["--probe", "--workdir", self.workdir_location()], "probe", self.timeout)
+        return self._agent_json(["probe", "--workdir", self.workdir_location()], "probe", self.timeout)
 
     def workdir_location(self) -> str:
         """The folder on the device that holds pushed files."""
@@ -129,6 +130,7 @@ class Device(ABC):
         model: str,
         inputs: list[dict[str, Any]],
         *,
+        artifact_format: str,
         threads: int,
         runs: int,
         warmup: int,
@@ -136,24 +138,41 @@ class Device(ABC):
         input_file: str | None = None,
         save_outputs: str | None = None,
     ) -> dict[str, Any]:
-        """Benchmark `model` (a path on the device) with the agent and return its JSON result.
+        """Benchmark `model` (a path on the device, an artifact of `artifact_format`) with the agent and return
+        its JSON result.
 
         `input_file` (an .npz on the device) replaces the random `inputs`; `save_outputs` is where on the
         device the agent writes the first run's outputs (.npz).
         """
         feeds = ["--input-file", input_file] if input_file else ["--inputs", json.dumps(inputs)]
-        arguments = ["--model", model, *feeds, "--threads", str(threads)]
-        arguments += ["--runs", str(runs), "--warmup", str(warmup)]
+        arguments = ["bench", "--format", artifact_format, "--model", model, *feeds]
+        arguments += ["--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup)]
         if save_outputs:
             arguments += ["--save-outputs", save_outputs]
         if self.emulated:
             arguments.append("--emulated")
-        return self._agent_json(arguments, f"benchmark of {Path(model).name}", timeout or self.timeout)
+        return self._agent_json(
+            arguments,
+            f"benchmark of {Path(model).name}",
+            timeout or self.timeout,
+            missing_hint=get_format(artifact_format).device_hint,
+        )
 
-    def outputs(self, model: str, input_file: str, save_to: str, local: Path) -> list[np.ndarray]:
-        """Run `model` once on the .npz `input_file` (both on the device), the agent saving the outputs at
-        `save_to` there, and fetch them into `local`; the outputs in the model's order."""
-        self.run_agent(model, [], threads=1, runs=1, warmup=0, input_file=input_file, save_outputs=save_to)
+    def outputs(
+        self, model: str, input_file: str, save_to: str, local: Path, *, artifact_format: str
+    ) -> list[np.ndarray]:
+        """Run `model` (of `artifact_format`) once on the .npz `input_file` (both on the device), the agent
+        saving the outputs at `save_to` there, and fetch them into `local`; the outputs in the model's order."""
+        self.run_agent(
+            model,
+            [],
+            artifact_format=artifact_format,
+            threads=1,
+            runs=1,
+            warmup=0,
+            input_file=input_file,
+            save_outputs=save_to,
+        )
         self.fetch(save_to, local)
         with np.load(local) as saved:
             return [saved[f"arr_{i}"] for i in range(len(saved.files))]
@@ -170,7 +189,7 @@ class Device(ABC):
     ) -> dict[str, Any]:
         """Build the ONNX graph at `onnx` into a TensorRT engine at `engine` (paths on the device) with the
         agent there; returns its report: engine size and sha256, TensorRT version, GPU."""
-        arguments = ["--build-engine", onnx, "--engine-out", engine, "--precision", precision]
+        arguments = ["build-engine", onnx, "--engine-out", engine, "--precision", precision]
         arguments += ["--profile", json.dumps(profile), "--workspace-mb", str(workspace_mb)]
         if timing_cache:
             arguments += ["--timing-cache", timing_cache]
@@ -180,10 +199,16 @@ class Device(ABC):
             self.timeout,
             failure_hint=f"that line is TensorRT's: raise --workspace-mb (used {workspace_mb}), try another "
             "--precision, or rerun with --debug",
+            missing_hint=get_format("tensorrt").device_hint,
         )
 
     def _agent_json(
-        self, arguments: list[str], what: str, timeout: float, failure_hint: str = "run with --debug"
+        self,
+        arguments: list[str],
+        what: str,
+        timeout: float,
+        failure_hint: str = "run with --debug",
+        missing_hint: str = "install the runtime on the device",
     ) -> dict[str, Any]:
         completed = self.execute_agent(arguments, timeout)
         if completed.returncode == TIMEOUT_EXIT:
@@ -200,7 +225,7 @@ class Device(ABC):
         if completed.returncode == MISSING_RUNTIME_EXIT:
             raise DeviceError(
                 f"{what} on device '{self.name}': {last.removeprefix('agent: ')}",
-                hint="install onnxruntime / ai-edge-litert on the device",
+                hint=missing_hint,
             )
         if completed.returncode != 0:
             raise DeviceError(f"{what} on device '{self.name}' failed: {last}", hint=failure_hint)

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from edgeship.bundle import sha256_of
 from edgeship.devices.base import Device, Staged
-from edgeship.devices.rollout import STAGING, remove_staged
+from edgeship.devices.staging import STAGING, remove_staged
 from edgeship.errors import DeviceError
 from edgeship.manifest import GpuTarget
 
@@ -145,5 +145,9 @@ class DeviceSession:
         on_device = self.build.put(inputs, f"build/{inputs.name}")
         saved = self.build.place(f"build/parity-{index}-outputs.npz")
         return self.build.device.outputs(
-            self.engine.location, on_device, saved, self.build.scratch / f"parity-{index}-outputs.npz"
+            self.engine.location,
+            on_device,
+            saved,
+            self.build.scratch / f"parity-{index}-outputs.npz",
+            artifact_format="tensorrt",
         )

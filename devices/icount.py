@@ -15,18 +15,19 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from edgeship.devices.base import Completed, Device, agent_path, register_transport
-from edgeship.devices.icount_image import ensure_image
+from edgeship.devices.icount_image import RUNTIME_PACKAGES, ensure_image
 from edgeship.errors import DeviceError
+from edgeship.runtimes.formats import get_format
 
 QEMU = "qemu-system-aarch64"
 GUEST = "/edgeship"  # the agent's folder in the guest; /init reads job.json there and returns out/*
 INPUT_OPTIONS = ("--model", "--input-file")
 OUTPUT_OPTIONS = ("--save-outputs",)
-RUNTIME_BY_SUFFIX = {".onnx": "onnxruntime", ".ort": "onnxruntime", ".tflite": "ai-edge-litert"}
 TIMING = (
     "instruction count (qemu-system-aarch64 -icount shift=0: 1 ms = 10^6 emulated instructions); "
     "deterministic, for comparing variants and kernels, not Cortex-A72 latency"
@@ -65,9 +66,9 @@ class GuestJob:
 
     @property
     def runtimes(self) -> set[str]:
-        """The runtimes to pack: the model's own, or all of them for a probe."""
-        suffixes = {Path(guest).suffix for guest in self.inputs} & set(RUNTIME_BY_SUFFIX)
-        return {RUNTIME_BY_SUFFIX[suffix] for suffix in suffixes} or set(RUNTIME_BY_SUFFIX.values())
+        """The runtimes to pack: the one of the benchmarked format (`--format`), or all of them for a probe."""
+        formats = [value for option, value in pairwise(self.arguments) if option == "--format"]
+        return {get_format(name).runtime for name in formats} or set(RUNTIME_PACKAGES)
 
     @property
     def marker(self) -> str:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from edgeship import __version__
 from edgeship.errors import BundleError, NotABundleError, OutputError
 from edgeship.manifest import SCHEMA_VERSION, Manifest, Variant
+from edgeship.version import __version__
 
 MANIFEST_NAME = "manifest.json"
 

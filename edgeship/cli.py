@@ -9,8 +9,8 @@ import sys
 
 import typer
 
-from edgeship import __version__
 from edgeship.errors import EdgeshipError
+from edgeship.version import __version__
 
 app = typer.Typer(
     name="edgeship",

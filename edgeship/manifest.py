@@ -9,9 +9,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 
-Format = Literal["onnx", "tflite", "tensorrt", "ort"]
-Precision = Literal["fp32", "fp16", "int8-dynamic", "int8-static", "int4-weight"]
-Task = Literal["text-classification", "image-classification"]
+
+Task = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        description="A task id (edgeship.tasks), as transformers names pipelines.",
+    ),
+]
+Format = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="A registered artifact format.")]
+Precision = Annotated[
+    str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="fp32, or the quantization scheme that made it.")
+]
 DType = Literal["float32", "float16", "int64", "int32", "int8", "uint8", "bool"]
 
 
@@ -28,7 +37,7 @@ class Source(_Model):
     """Where the model came from and what it predicts."""
 
     model: str = Field(description="Hub id, local path or timm name the model was loaded from.")
-    framework: Literal["transformers", "timm"]
+    framework: Literal["transformers", "timm", "torch"]
     architecture: str = Field(
         description="Model class or timm model name, e.g. BertForSequenceClassification."
     )

@@ -12,14 +12,15 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    """Implementations of one kind (exporters, runtimes, quantizers) keyed by artifact format.
+    """Implementations of one kind (exporters, runtimes, quantizers, descriptors) keyed by a name (`key`:
+    an artifact format, a scheme, a task).
 
     Modules of `package` whose names end in `module_suffix` are imported on first lookup, so adding an
     implementation is one new module whose decorator calls `add`.
     """
 
-    def __init__(self, kind: str, package: str, module_suffix: str) -> None:
-        self.kind, self.package, self.module_suffix = kind, package, module_suffix
+    def __init__(self, kind: str, package: str, module_suffix: str, key: str = "format") -> None:
+        self.kind, self.package, self.module_suffix, self.key = kind, package, module_suffix, key
         self._entries: dict[str, T] = {}
         self._discovered = False
 
@@ -37,7 +38,7 @@ class Registry(Generic[T]):
         self._discover()
         if name not in self._entries:
             raise EdgeshipError(
-                f"no {self.kind} for format '{name}'",
+                f"no {self.kind} for {self.key} '{name}'",
                 hint=f"choose one of: {', '.join(self.names()) or 'none'}",
             )
         return self._entries[name]

@@ -9,11 +9,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from edgeship import __version__
 from edgeship.bundle import Bundle
 from edgeship.errors import MissingDependencyError, OutputError
 from edgeship.manifest import Manifest
 from edgeship.report.points import latest_benchmarks
+from edgeship.version import __version__
 
 MLFLOW_HINT = "pip install 'edgeship[mlflow]'"
 # MLflow 3.x refuses its filesystem backend ("maintenance mode") unless this documented opt-out is set;

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 from edgeship.errors import UnsupportedModelError
 from edgeship.export.archs import ArchConfig, arch_config
 from edgeship.export.registry import ExportOptions, ExportResult, register_exporter
-from edgeship.export.sample_inputs import sample_inputs
 from edgeship.manifest import DType, GraphInfo, TensorSpec
+from edgeship.runtimes.formats import get_format
+from edgeship.tasks.base import get_task, sample_inputs
 
 if TYPE_CHECKING:
-    from edgeship.compress.sources import LoadedModel
+    from edgeship.sources.loading import LoadedModel
 
 FUSED_OP_TYPES = (
     "Attention",
@@ -41,7 +42,7 @@ class OnnxExporter:
     """PyTorch -> ONNX with dynamic batch (and sequence) axes, then ORT's fusions where they apply."""
 
     format = "onnx"
-    suffix = ".onnx"
+    suffix = get_format(format).suffix
 
     def export(self, loaded: LoadedModel, destination: Path, options: ExportOptions) -> ExportResult:
         """Export, check and optimize `loaded` into `destination`."""
@@ -105,7 +106,7 @@ class OnnxExporter:
 
 def _dynamic_axes(task: str, arch: ArchConfig) -> dict[int, str]:
     axes = {} if arch.static_batch else {0: "batch"}
-    if task == "text-classification" and not arch.static_sequence:
+    if get_task(task).modality == "text" and not arch.static_sequence:
         axes[1] = "sequence"
     return axes
 

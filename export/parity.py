@@ -9,9 +9,10 @@ import numpy as np
 
 from edgeship.manifest import Parity
 from edgeship.runtimes.base import Session
+from edgeship.tasks.base import get_task
 
 if TYPE_CHECKING:
-    from edgeship.compress.sources import LoadedModel
+    from edgeship.sources.loading import LoadedModel
 
 LOGITS_KEY = "__logits__"
 DYNAMIC_BATCH = 4
@@ -58,13 +59,7 @@ def run_rows(session: Session, inputs: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def measure_parity(
-    session: Session, inputs: dict[str, np.ndarray], reference: np.ndarray, tolerance: float
+    session: Session, inputs: dict[str, np.ndarray], reference: np.ndarray, tolerance: float, task: str
 ) -> Parity:
-    """Max abs diff and argmax agreement of `session` against the reference logits."""
-    logits = run_rows(session, inputs)
-    return Parity(
-        max_abs_diff=float(np.max(np.abs(logits - reference))),
-        argmax_agreement=float(np.mean(logits.argmax(-1) == reference.argmax(-1))),
-        samples=len(reference),
-        tolerance=tolerance,
-    )
+    """`session` against the reference outputs, by the task's parity criterion."""
+    return get_task(task).parity(run_rows(session, inputs), reference, tolerance)

@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from pydantic import Field
+
 from edgeship.manifest import GpuTarget, GraphInfo, Precision, TensorSpec
+from edgeship.options import StepOptions, cli
 from edgeship.registry import Registry
 
 if TYPE_CHECKING:
-    from edgeship.compress.sources import LoadedModel
+    from edgeship.sources.loading import LoadedModel
 
 
 ExportPrecision = Literal["fp32", "fp16", "int8", "int4"]
@@ -24,19 +27,37 @@ VARIANT_PRECISION: dict[ExportPrecision, Precision] = {
 """`--precision` -> the variant's precision in the manifest (int8 and int4 come from explicit Q/DQ graphs)."""
 
 
-@dataclass(frozen=True)
-class ExportOptions:
-    """Options every exporter accepts (engine builders also read the TensorRT ones)."""
+class ExportOptions(StepOptions):
+    """How an artifact is written and checked (the `export` flags, the recipe's `export` keys)."""
 
-    max_length: int = 128
-    opset: int | None = None
-    optimize: bool = True
-    precision: ExportPrecision = "fp32"
-    source_graph: Path | None = None
+    max_length: int = Field(
+        default=128, gt=0, description="Text models: sequence length for parity and benchmarks."
+    )
+    opset: int | None = Field(
+        default=None, description="ONNX opset (default: the architecture's pinned opset)."
+    )
+    optimize: bool = Field(default=True, description="Apply ONNX Runtime's transformer graph fusions.")
+    parity_samples: int = Field(default=16, ge=1, description="Inputs compared against PyTorch.")
+    precision: ExportPrecision = Field(
+        default="fp32",
+        description="TensorRT: fp32, fp16, int8 or int4 (int8/int4 build from the bundle's Q/DQ ONNX variant).",
+    )
+    max_batch: int = Field(
+        default=8, ge=1, description="TensorRT: largest batch the engine's profile accepts."
+    )
+    workspace_mb: int = Field(default=2048, ge=1, description="TensorRT: builder workspace limit in MiB.")
+    timing_cache: Path | None = Field(
+        default=None,
+        description="TensorRT: timing cache file (default: one per GPU and version under ~/.cache/edgeship; "
+        "with --device, a path on the device).",
+    )
+    device: str | None = Field(
+        default=None,
+        description="TensorRT: build the engine on this device (e.g. a Jetson added with `edgeship devices "
+        "add`), where it will run, and check parity there; default: this machine.",
+    )
+    source_graph: Path | None = Field(default=None, json_schema_extra=cli(internal=True))
     """A bundle's Q/DQ ONNX to build from instead of the model (set by the pipeline, see `derived_from`)."""
-    max_batch: int = 8
-    workspace_mb: int = 2048
-    timing_cache: Path | None = None
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from edgeship.export.tensorrt_config import (
     profile_options,
 )
 from edgeship.manifest import GpuTarget, GraphInfo, TensorSpec
+from edgeship.runtimes.formats import get_format
 from edgeship.runtimes.tensorrt_target import (
     INT4_MIN_TENSORRT,
     int4_supported,
@@ -33,7 +34,7 @@ from edgeship.runtimes.tensorrt_target import (
 )
 
 if TYPE_CHECKING:
-    from edgeship.compress.sources import LoadedModel
+    from edgeship.sources.loading import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class TensorrtExporter:
     """
 
     format = "tensorrt"
-    suffix = ".engine"
+    suffix = get_format(format).suffix
     builds_on_device = True
     precisions: tuple[ExportPrecision, ...] = ("fp32", "fp16", "int8", "int4")
     derived_from: dict[ExportPrecision, str] = {
@@ -82,7 +83,7 @@ class TensorrtExporter:
 
         graph_path = options.source_graph or scratch / "plain.onnx"
         if options.source_graph is None:
-            plain = replace(options, optimize=False, precision="fp32", source_graph=None)
+            plain = options.model_copy(update={"optimize": False, "precision": "fp32", "source_graph": None})
             get_exporter("onnx").export(loaded, graph_path, plain)
         model = onnx.load(str(graph_path))
         check_buildable(model, options.precision)

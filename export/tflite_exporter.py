@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from edgeship.errors import BundleError, MissingDependencyError, UnsupportedModelError
 from edgeship.export.registry import ExportOptions, ExportResult, register_exporter
-from edgeship.export.sample_inputs import sample_inputs
-from edgeship.export.tflite_graph import compute_op_counts, custom_ops, read_operators, read_signature
 from edgeship.manifest import GraphInfo, TensorSpec
+from edgeship.runtimes.formats import get_format
 from edgeship.runtimes.native_stderr import silenced_native_stderr
+from edgeship.runtimes.tflite_graph import compute_op_counts, custom_ops, read_operators, read_signature
+from edgeship.tasks.base import sample_inputs
 
 if TYPE_CHECKING:
-    from edgeship.compress.sources import LoadedModel
+    from edgeship.sources.loading import LoadedModel
 
 FLEX_HINT = (
     "LiteRT builtin ops only: the Flex (Select TF ops) delegate is rarely shippable in apps; "
@@ -36,7 +37,7 @@ class TfliteExporter:
     """
 
     format = "tflite"
-    suffix = ".tflite"
+    suffix = get_format(format).suffix
 
     def export(self, loaded: LoadedModel, destination: Path, options: ExportOptions) -> ExportResult:
         """Convert `loaded` into `destination`; refuse graphs that need non-builtin ops."""
@@ -140,6 +141,6 @@ def _signature(path: Path, loaded: LoadedModel) -> tuple[list[TensorSpec], list[
 
 def _shape_options(loaded: LoadedModel, inputs: list[TensorSpec]) -> dict[str, Any]:
     shape = inputs[0].shape
-    if loaded.task == "text-classification":
+    if loaded.modality == "text":
         return {"max_length": shape[1], "input_dtype": inputs[0].dtype}
     return {"image_size": shape[2:]}

@@ -1,9 +1,10 @@
 """edgeship benchmark agent: time one artifact on this machine and print one JSON object.
 
 Standalone by design: it imports only the standard library, numpy and the one runtime it drives, so it
-can be copied to a device as a single file and run with `python3 agent.py --model FILE --inputs JSON`
-(or `--input-file FEEDS.npz` for real inputs); `python3 agent.py --probe` describes the device instead, and
-`python3 agent.py --build-engine ONNX --engine-out FILE ...` builds a TensorRT engine on its GPU.
+can be copied to a device as a single file and run with `python3 agent.py bench --format onnx --model FILE
+--inputs JSON` (or `--input-file FEEDS.npz` for real inputs); `python3 agent.py probe` describes the device
+instead, and `python3 agent.py build-engine ONNX --engine-out FILE ...` builds a TensorRT engine on its GPU.
+The host's sessions open artifacts with the same openers (`open_onnxruntime`, `open_litert`).
 Works on Python 3.9+. Exit status 3 means the runtime the artifact needs is not installed.
 """
 
@@ -19,15 +20,14 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-RUNTIME_BY_SUFFIX = {
-    ".onnx": "onnxruntime",
-    ".ort": "onnxruntime",
-    ".tflite": "litert",
-    ".engine": "tensorrt",
-}
+AGENT_FORMATS = {"onnx": "onnxruntime", "ort": "onnxruntime", "tflite": "litert", "tensorrt": "tensorrt"}
+"""Artifact format -> the runtime that benchmarks it here (the `runtime` of the JSON result); the host's
+format descriptors (edgeship.runtimes.formats) read this table."""
 RUNTIME_MODULES = {
     "onnxruntime": "onnxruntime",
     "ai-edge-litert": "ai_edge_litert",
@@ -67,61 +67,112 @@ def make_inputs(specs: list, seed: int = 0) -> dict:
     return feeds
 
 
-def open_onnxruntime(model: str, threads: int):
-    """An onnxruntime runner: returns (run_fn, runtime version)."""
+@dataclass
+class Runner:
+    """An opened artifact: `run(feeds)` returns its outputs in the artifact's order."""
+
+    run: Callable[[dict], list]
+    package: str
+    """The runtime package that opened it, as `probe` names it (onnxruntime, ai-edge-litert, tflite-runtime)."""
+    version: str
+    inputs: dict
+    """Input name -> the runtime's description of it (a LiteRT detail dict, an onnxruntime NodeArg)."""
+    outputs: dict
+    fixed_batch: int | None
+    """The only batch size the artifact accepts, or None when the batch axis is dynamic."""
+
+    def version_label(self) -> str:
+        """The version as benchmark results report it: the legacy tflite-runtime names itself."""
+        return f"tflite_runtime {self.version}" if self.package == "tflite-runtime" else self.version
+
+
+def open_onnxruntime(model: str, threads: int | None, providers: list | None = None) -> Runner:
+    """An onnxruntime session on the CPU (or `providers`), `threads` intra-op threads (None: its default)."""
     try:
         import onnxruntime as ort
     except ImportError as exc:
         raise MissingRuntime("onnxruntime") from exc
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    names = [i.name for i in session.get_inputs()]
-    return (lambda feeds: session.run(None, {n: feeds[n] for n in names})), ort.__version__
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: the exception carries them
+    session = ort.InferenceSession(model, options, providers=providers or ["CPUExecutionProvider"])
+    inputs = {i.name: i for i in session.get_inputs()}
+    batch_dims = {i.shape[0] if i.shape else None for i in inputs.values()}
+    only = batch_dims.pop() if len(batch_dims) == 1 else None
+    return Runner(
+        run=lambda feeds: session.run(None, {name: feeds[name] for name in inputs}),
+        package="onnxruntime",
+        version=ort.__version__,
+        inputs=inputs,
+        outputs={o.name: o for o in session.get_outputs()},
+        fixed_batch=only if isinstance(only, int) else None,
+    )
 
 
-def open_litert(model: str, threads: int):
-    """A LiteRT (or legacy tflite_runtime) runner through the default signature: returns (run_fn, version).
+def litert_interpreter():
+    """The LiteRT Interpreter class and its package: ai-edge-litert, else the legacy tflite-runtime."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter, "ai-edge-litert"
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter
+
+        return Interpreter, "tflite-runtime"
+    except ImportError as exc:
+        raise MissingRuntime("ai-edge-litert") from exc
+
+
+def open_litert(model: str, threads: int | None) -> Runner:
+    """A LiteRT interpreter (XNNPACK on the CPU) driven through the model's default signature.
 
     Feeds are cast to the model's input types (int64 token ids -> int32; float -> int8/uint8 with the
-    input's scale and zero point for full-integer models); quantized outputs come back as float32.
+    input's scale and zero point for full-integer models); quantized outputs come back as float32, so
+    callers feed and compare exactly as they do for ONNX.
     """
-    try:
-        from ai_edge_litert import interpreter as tfl
-
-        version = _package_version("ai-edge-litert")
-    except ImportError:
-        try:
-            from tflite_runtime import interpreter as tfl
-        except ImportError as exc:
-            raise MissingRuntime("ai-edge-litert") from exc
-        version = "tflite_runtime " + _package_version("tflite-runtime")
-    interp = tfl.Interpreter(model_path=model, num_threads=threads)
+    interpreter_class, package = litert_interpreter()
+    interp = interpreter_class(model_path=model, num_threads=threads or None)
     interp.allocate_tensors()
     if interp.get_signature_list():
         runner = interp.get_signature_runner()
         inputs, outputs = runner.get_input_details(), runner.get_output_details()
 
         def run(feeds):
-            results = runner(**{name: _litert_input(feeds[name], d) for name, d in inputs.items()})
-            return [_litert_output(results[name], d) for name, d in outputs.items()]
+            results = runner(**{name: litert_input(feeds[name], d) for name, d in inputs.items()})
+            return [litert_output(results[name], d) for name, d in outputs.items()]
 
-        return run, version
-    # a file written without a signature (older converters): tensors by name, in graph order
-    inputs = {d["name"]: d for d in interp.get_input_details()}
+    else:  # a file written without a signature (older converters): tensors by name, in graph order
+        inputs = {d["name"]: d for d in interp.get_input_details()}
+        outputs = {d["name"]: d for d in interp.get_output_details()}
 
-    def run_tensors(feeds):
-        for name, detail in inputs.items():
-            interp.set_tensor(detail["index"], _litert_input(feeds[name], detail))
-        interp.invoke()
-        return [_litert_output(interp.get_tensor(d["index"]), d) for d in interp.get_output_details()]
+        def run(feeds):
+            for name, detail in inputs.items():
+                interp.set_tensor(detail["index"], litert_input(feeds[name], detail))
+            interp.invoke()
+            return [litert_output(interp.get_tensor(d["index"]), d) for d in outputs.values()]
 
-    return run_tensors, version
+    batch_dims = {int(d["shape"][0]) for d in inputs.values()}
+    dynamic = any(int(d["shape_signature"][0]) < 0 for d in inputs.values())
+    return Runner(
+        run=run,
+        package=package,
+        version=_package_version(package),
+        inputs=inputs,
+        outputs=outputs,
+        fixed_batch=None if dynamic or len(batch_dims) != 1 else batch_dims.pop(),
+    )
 
 
-def _litert_input(array, detail: dict):
+OPENERS = {"onnxruntime": open_onnxruntime, "litert": open_litert}
+"""The CPU runtimes of AGENT_FORMATS by name (TensorRT engines go through `benchmark_tensorrt`)."""
+
+
+def litert_input(array, detail: dict):
     """Cast (or quantize, for integer inputs with a scale) one feed to the model's input dtype."""
     dtype = np.dtype(detail["dtype"])
     scale, zero_point = detail["quantization"]
@@ -131,7 +182,7 @@ def _litert_input(array, detail: dict):
     return np.ascontiguousarray(array, dtype=dtype)
 
 
-def _litert_output(array, detail: dict):
+def litert_output(array, detail: dict):
     """Dequantize an integer output that has a scale; other outputs pass through."""
     scale, zero_point = detail["quantization"]
     if np.dtype(detail["dtype"]).kind in "iu" and scale:
@@ -222,6 +273,7 @@ def load_feeds(path: str) -> dict:
 
 def benchmark(
     model: str,
+    artifact_format: str,
     feeds: dict,
     threads: int,
     runs: int,
@@ -229,15 +281,16 @@ def benchmark(
     emulated: bool = False,
     outputs_file: str | None = None,
 ) -> dict:
-    """Load `model`, run warm-up then timed inferences on `feeds`, and describe the result."""
-    suffix = os.path.splitext(model)[1]
-    runtime = RUNTIME_BY_SUFFIX.get(suffix)
+    """Load `model` (an artifact of `artifact_format`), run warm-up then timed inferences on `feeds`, and
+    describe the result."""
+    runtime = AGENT_FORMATS.get(artifact_format)
     if runtime is None:
-        raise SystemExit(f"agent: unsupported artifact '{model}' (known: {', '.join(RUNTIME_BY_SUFFIX)})")
+        raise SystemExit(f"agent: unknown format '{artifact_format}' (known: {', '.join(AGENT_FORMATS)})")
     if runtime == "tensorrt":
         return benchmark_tensorrt(model, feeds, threads, runs, warmup, emulated, outputs_file)
     started = time.perf_counter()
-    run, version = (open_onnxruntime if runtime == "onnxruntime" else open_litert)(model, threads)
+    runner = OPENERS[runtime](model, threads)
+    run = runner.run
     load_ms = (time.perf_counter() - started) * 1000
     if outputs_file:
         np.savez(outputs_file, *run(feeds))
@@ -252,7 +305,7 @@ def benchmark(
     return {
         "model": os.path.basename(model),
         "runtime": runtime,
-        "runtime_version": version,
+        "runtime_version": runner.version_label(),
         "threads": threads,
         "runs": runs,
         "warmup": warmup,
@@ -703,38 +756,47 @@ def build_engine(
     }
 
 
-def main(argv: list | None = None) -> int:
-    """Command line: print the benchmark result as JSON on stdout."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="artifact file (.onnx, .ort, .tflite, .engine)")
-    parser.add_argument("--inputs", help="JSON list of {name, dtype, shape, low, high}: random inputs")
-    parser.add_argument("--input-file", help=".npz of real inputs, one array per input name")
-    parser.add_argument("--save-outputs", help="write the outputs of the first run to this .npz")
-    parser.add_argument("--probe", action="store_true", help="describe this machine instead of timing")
-    parser.add_argument("--workdir", default=".", help="with --probe: where free disk is measured")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--emulated", action="store_true", help="mark results as emulation timings")
-    build = parser.add_argument_group("engine build (TensorRT, on this machine's GPU)")
-    build.add_argument("--build-engine", metavar="ONNX", help="build this ONNX graph into a TensorRT engine")
-    build.add_argument("--engine-out", help="where the engine goes (written under a temporary name first)")
+def parser() -> argparse.ArgumentParser:
+    """The command line: `probe`, `bench` and `build-engine` subcommands."""
+    root = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = root.add_subparsers(dest="command", required=True)
+    probe_command = commands.add_parser("probe", help="describe this machine: CPU, Python, runtimes, GPU")
+    probe_command.add_argument("--workdir", default=".", help="where free disk is measured")
+    bench = commands.add_parser("bench", help="time one artifact and print the result as JSON")
+    bench.add_argument("--format", required=True, choices=list(AGENT_FORMATS), help="the artifact's format")
+    bench.add_argument("--model", required=True, help="artifact file (.onnx, .ort, .tflite, .engine)")
+    feeds = bench.add_mutually_exclusive_group(required=True)
+    feeds.add_argument("--inputs", help="JSON list of {name, dtype, shape, low, high}: random inputs")
+    feeds.add_argument("--input-file", help=".npz of real inputs, one array per input name")
+    bench.add_argument("--save-outputs", help="write the outputs of the first run to this .npz")
+    bench.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    bench.add_argument("--runs", type=int, default=50)
+    bench.add_argument("--warmup", type=int, default=5)
+    bench.add_argument("--emulated", action="store_true", help="mark results as emulation timings")
+    build = commands.add_parser("build-engine", help="build an ONNX graph into a TensorRT engine on this GPU")
+    build.add_argument("onnx", metavar="ONNX", help="the ONNX graph to build")
+    build.add_argument(
+        "--engine-out", required=True, help="where the engine goes (written under a temporary name first)"
+    )
     build.add_argument("--precision", default="fp32", help="fp32, fp16, int8 or int4 (Q/DQ graphs)")
     build.add_argument(
         "--profile", default="{}", help='JSON {input: {"min": [..], "opt": [..], "max": [..]}}'
     )
     build.add_argument("--workspace-mb", type=int, default=2048, help="builder workspace limit in MiB")
     build.add_argument("--timing-cache", help="timing cache file (default: one per GPU and TensorRT version)")
-    args = parser.parse_args(argv)
-    if args.probe:
+    return root
+
+
+def main(argv: list | None = None) -> int:
+    """Command line: print the probe, benchmark or engine build result as JSON on stdout."""
+    args = parser().parse_args(argv)
+    if args.command == "probe":
         print(json.dumps(probe(args.workdir)))
         return 0
-    if args.build_engine:
-        if not args.engine_out:
-            parser.error("--build-engine needs --engine-out")
+    if args.command == "build-engine":
         try:
             report = build_engine(
-                args.build_engine,
+                args.onnx,
                 args.engine_out,
                 args.precision,
                 json.loads(args.profile),
@@ -749,12 +811,17 @@ def main(argv: list | None = None) -> int:
             return MISSING_RUNTIME_EXIT
         print(json.dumps(report))
         return 0
-    if not args.model or not (args.inputs or args.input_file):
-        parser.error("--model and one of --inputs / --input-file are required")
     feeds = load_feeds(args.input_file) if args.input_file else make_inputs(json.loads(args.inputs))
     try:
         result = benchmark(
-            args.model, feeds, args.threads, args.runs, args.warmup, args.emulated, args.save_outputs
+            args.model,
+            args.format,
+            feeds,
+            args.threads,
+            args.runs,
+            args.warmup,
+            args.emulated,
+            args.save_outputs,
         )
     except MissingRuntime as missing:
         print(f"agent: {missing} is not installed here (pip install {missing})", file=sys.stderr)

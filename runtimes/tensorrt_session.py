@@ -1,4 +1,5 @@
-"""TensorRT sessions for .engine artifacts: torch CUDA tensors as device buffers, CUDA-event timing."""
+"""TensorRT sessions for .engine artifacts: torch CUDA tensors as device buffers, CUDA-event timing; and the
+tensorrt format."""
 
 from __future__ import annotations
 
@@ -9,13 +10,24 @@ import numpy as np
 
 from edgeship.manifest import GpuTarget, Manifest
 from edgeship.runtimes.base import register_runtime
+from edgeship.runtimes.formats import Format, register_format
 from edgeship.runtimes.tensorrt_target import (
+    INSTALL_TENSORRT,
     EngineMismatchError,
     check_target,
     require_tensorrt,
     running_target,
 )
 
+TENSORRT = register_format(
+    Format(
+        id="tensorrt",
+        suffix=".engine",
+        runtimes=("tensorrt",),
+        install_hint=INSTALL_TENSORRT,
+        gpu_only=True,
+    )
+)
 MB = 1 << 20
 
 
@@ -120,7 +132,7 @@ def recorded_target(engine: Path) -> GpuTarget | None:
     )
 
 
-@register_runtime("tensorrt")
+@register_runtime(TENSORRT.id)
 def open_tensorrt(path: Path, threads: int | None) -> TensorrtSession:
     """Open an engine, refusing one the bundle says was built for another GPU or TensorRT version."""
     return TensorrtSession(path, recorded_target(path))

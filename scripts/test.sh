@@ -7,5 +7,5 @@ bash scripts/setup.sh
 bash scripts/setup-system.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/mypy edgeship compress export runtimes devices
+.venv/bin/mypy edgeship compress export runtimes devices sources tasks
 HF_HUB_OFFLINE=1 .venv/bin/python -m pytest -m "not slow and not gpu" "$@"

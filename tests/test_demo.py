@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeship.bundle import Bundle
+from edgeship.compress.quantize.spec import get_scheme
 from edgeship.manifest import Variant
-from edgeship.pipeline.quantize import QUANTIZED_TOLERANCE
 from tests.conftest import run_cli
 
 
@@ -21,7 +21,7 @@ def check_tflite_rows(variants: dict[str, Variant]) -> None:
     for precision, ratio in (("int8-dynamic", 0.3), ("int4-weight", 0.2)):
         quantized = variants[f"tflite-{precision}"]
         assert quantized.precision == precision and quantized.source_variant == "tflite-fp32"
-        assert quantized.parity.max_abs_diff <= QUANTIZED_TOLERANCE[precision]
+        assert quantized.parity.max_abs_diff <= get_scheme(precision).tolerance
         # past the budget, layers stay float (the fallback): smaller than fp32, not by the full ratio
         assert quantized.bytes < (1.0 if quantized.kept_float else ratio) * fp32.bytes
         assert quantized.evaluated_on.samples == 40 and quantized.evaluated_on.split == "test"

@@ -100,7 +100,7 @@ def test_a_directory_that_is_not_a_bundle(tmp_path: Path, command: str, text_csv
 
 def test_unknown_format(tmp_path: Path, bert_dir: Path) -> None:
     result = export_error(tmp_path, str(bert_dir), "--format", "coreml")
-    assert_one_line_error(result, "no exporter for format 'coreml'", "onnx")
+    assert_one_line_error(result, "--format: unknown format 'coreml'", "onnx")
 
 
 def test_parity_failure_writes_nothing(

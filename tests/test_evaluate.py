@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from edgeship.bundle import Bundle
-from edgeship.compress.data import load_labelled
-from edgeship.compress.preprocess import load_image
+from edgeship.sources.data import load_labelled
+from edgeship.sources.preprocess import load_image
 from tests.conftest import run_cli
 
 

@@ -53,7 +53,7 @@ def test_wheel_holds_only_the_edgeship_namespace_and_imports_the_same_way(tmp_pa
         "edgeship/cli.py",
         "edgeship/export/onnx_exporter.py",
         "edgeship/runtimes/agent.py",
-        "edgeship/compress/data.py",
+        "edgeship/sources/data.py",
         "edgeship/devices/local.py",
         "edgeship/commands/export.py",
     ):
@@ -61,7 +61,7 @@ def test_wheel_holds_only_the_edgeship_namespace_and_imports_the_same_way(tmp_pa
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)
     probe = (
-        "import edgeship.export, edgeship.compress.data, edgeship.runtimes, edgeship.devices, edgeship.errors;"
+        "import edgeship.export, edgeship.sources.data, edgeship.runtimes, edgeship.devices, edgeship.errors;"
         "print(edgeship.export.__file__)"
     )
     # -S: no site-packages, so only the unpacked wheel can provide edgeship

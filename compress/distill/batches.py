@@ -9,10 +9,10 @@ from typing import Any, TypeAlias
 import numpy as np
 import torch
 
-from edgeship.compress.data import ImageExamples, TextExamples
 from edgeship.compress.finetune import _encode, _length_grouped_batches, _token_lengths
-from edgeship.compress.preprocess import load_image
-from edgeship.compress.sources import LoadedModel
+from edgeship.sources.data import ImageExamples, TextExamples
+from edgeship.sources.loading import LoadedModel
+from edgeship.sources.preprocess import load_image
 
 Examples: TypeAlias = TextExamples | ImageExamples
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from edgeship.compress.distill.registry import Student, StudentOptions, register_student
 from edgeship.compress.distill.text_students import check_tokenizer_fits, classifier_model, uniform_layer_map
 from edgeship.compress.distill.weights import LossWeights
-from edgeship.compress.sources import LoadedModel
 from edgeship.errors import DistillError
+from edgeship.sources.loading import LoadedModel
 
 
 @register_student("custom")

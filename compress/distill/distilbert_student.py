@@ -7,8 +7,8 @@ import copy
 from edgeship.compress.distill.registry import Student, StudentOptions, register_student
 from edgeship.compress.distill.text_students import copy_kept_layers
 from edgeship.compress.distill.weights import LossWeights
-from edgeship.compress.sources import LoadedModel
 from edgeship.errors import DistillError
+from edgeship.sources.loading import LoadedModel
 
 
 def kept_layers(student_layers: int, teacher_layers: int) -> list[int]:

@@ -6,8 +6,8 @@ from typing import Any
 
 from edgeship.compress.distill.registry import Student, StudentOptions, register_student
 from edgeship.compress.distill.weights import LossWeights
-from edgeship.compress.sources import LoadedModel
 from edgeship.errors import DistillError, MissingDependencyError
+from edgeship.sources.loading import LoadedModel
 
 DEFAULT_VARIANT = "efficientformerv2_s0"
 VARIANTS = ("efficientformerv2_s0", "efficientformerv2_s1", "efficientformerv2_s2", "efficientformerv2_l")

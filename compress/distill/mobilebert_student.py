@@ -10,7 +10,7 @@ from edgeship.compress.distill.text_students import (
     uniform_layer_map,
 )
 from edgeship.compress.distill.weights import LossWeights
-from edgeship.compress.sources import LoadedModel
+from edgeship.sources.loading import LoadedModel
 
 EMBEDDING_WIDTH = 128
 HEADS = 4

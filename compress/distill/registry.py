@@ -11,7 +11,7 @@ from edgeship.registry import Registry
 
 if TYPE_CHECKING:
     from edgeship.compress.distill.weights import LossWeights
-    from edgeship.compress.sources import LoadedModel
+    from edgeship.sources.loading import LoadedModel
 
 Modality = Literal["text", "vision"]
 
@@ -78,7 +78,7 @@ def build_student(kind: str, teacher: LoadedModel, options: StudentOptions) -> S
     if kind not in student_names():
         raise DistillError(f"unknown student '{kind}'", hint=f"choose one of: {', '.join(student_names())}")
     builder = STUDENTS.get(kind)
-    teacher_modality = "text" if teacher.task == "text-classification" else "vision"
+    teacher_modality = "text" if teacher.modality == "text" else "vision"
     if builder.modality != teacher_modality:
         raise DistillError(
             f"a {kind} student is a {builder.modality} model but the teacher {teacher.source} is a {teacher_modality} model",

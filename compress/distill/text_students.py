@@ -9,7 +9,7 @@ from edgeship.errors import DistillError
 if TYPE_CHECKING:
     import torch
 
-    from edgeship.compress.sources import LoadedModel
+    from edgeship.sources.loading import LoadedModel
 
 
 def uniform_layer_map(student_layers: int, teacher_layers: int) -> list[int]:

@@ -10,8 +10,8 @@ from edgeship.compress.distill.text_students import (
     uniform_layer_map,
 )
 from edgeship.compress.distill.weights import LossWeights
-from edgeship.compress.sources import LoadedModel
 from edgeship.errors import DistillError
+from edgeship.sources.loading import LoadedModel
 
 DEFAULT_LAYERS, DEFAULT_WIDTH, DEFAULT_INTERMEDIATE = 4, 312, 1200
 

@@ -27,8 +27,8 @@ from edgeship.compress.distill.checkpoint import (
 from edgeship.compress.distill.losses import DistillationLoss, Outputs
 from edgeship.compress.distill.registry import Student
 from edgeship.compress.distill.weights import LossWeights
-from edgeship.compress.sources import LoadedModel
 from edgeship.console import console, training_progress
+from edgeship.sources.loading import LoadedModel
 
 LOSS_WINDOW = 10
 

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from edgeship.compress.quantize.registry import CalibrationBatches, QuantizeResult, register_quantizer
-from edgeship.compress.quantize.spec import QuantizationSpec, Scheme
+from edgeship.compress.quantize.spec import QuantizationSpec
 from edgeship.errors import DataError, EdgeshipError
 from edgeship.manifest import GraphInfo
+from edgeship.runtimes.formats import get_format
 
 QUANTIZABLE_OPS = ("MatMul", "Gemm", "Attention", "EmbedLayerNormalization")
 QUANTIZED_OPS = (
@@ -37,7 +38,7 @@ class OnnxQuantizer:
     """int8 (QOperator dynamic, QDQ static) and int4 weight-only (MatMulNBits) for ONNX Runtime."""
 
     format = "onnx"
-    schemes: tuple[Scheme, ...] = ("int8-dynamic", "int8-static", "int4-weight")
+    schemes = get_format(format).schemes
 
     def layers(self, source: Path) -> list[str]:
         """Names of the nodes that carry weights, in graph order."""
@@ -67,7 +68,7 @@ class OnnxQuantizer:
                     _drop_shape_hints(destination)
         return QuantizeResult(
             graph=_graph_info(destination),
-            options={**spec.model_dump(mode="json"), **options},
+            options={**spec.recorded(), **options},
             tools={"onnxruntime": onnxruntime.__version__},
         )
 

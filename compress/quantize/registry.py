@@ -9,10 +9,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from edgeship.compress.quantize.spec import QuantizationSpec, Scheme
+from edgeship.compress.quantize.spec import QuantizationSpec
 from edgeship.errors import EdgeshipError
 from edgeship.manifest import GraphInfo, TensorSpec
 from edgeship.registry import Registry
+from edgeship.runtimes.formats import get_format
 
 CalibrationBatches = list[dict[str, np.ndarray]]
 
@@ -33,7 +34,7 @@ class Quantizer(Protocol):
     """Turns an fp32 artifact into a quantized one of the same format."""
 
     format: str
-    schemes: tuple[Scheme, ...]
+    schemes: tuple[str, ...]
 
     def quantize(
         self,
@@ -63,12 +64,13 @@ def register_quantizer(artifact_format: str) -> Callable[[type], type]:
     return decorator
 
 
-def get_quantizer(artifact_format: str, scheme: Scheme) -> Quantizer:
+def get_quantizer(artifact_format: str, scheme: str) -> Quantizer:
     """The backend that applies `scheme` to `artifact_format`, or an error naming what exists."""
     quantizer = QUANTIZERS.get(artifact_format)
-    if scheme not in quantizer.schemes:
+    schemes = get_format(artifact_format).schemes
+    if scheme not in schemes:
         raise EdgeshipError(
             f"scheme '{scheme}' is not supported for {artifact_format}",
-            hint=f"choose one of: {', '.join(quantizer.schemes)}",
+            hint=f"choose one of: {', '.join(schemes)}",
         )
     return quantizer

@@ -18,16 +18,17 @@ from typing import Any
 import numpy as np
 
 from edgeship.compress.quantize.registry import CalibrationBatches, QuantizeResult, register_quantizer
-from edgeship.compress.quantize.spec import QuantizationSpec, Scheme
+from edgeship.compress.quantize.spec import QuantizationSpec
 from edgeship.compress.quantize.tflite_layers import Layer, read_layers, runtime_unsafe_scopes
 from edgeship.errors import DataError, EdgeshipError, MissingDependencyError
-from edgeship.export.tflite_graph import (
+from edgeship.manifest import GraphInfo, TensorSpec
+from edgeship.runtimes.formats import get_format
+from edgeship.runtimes.tflite_graph import (
     compute_op_counts,
     quantized_op_counts,
     read_operators,
     read_signature,
 )
-from edgeship.manifest import GraphInfo, TensorSpec
 
 SIGNATURE = "serving_default"
 LOAD_CHECK = "import sys; from ai_edge_litert.interpreter import Interpreter as I; I(model_path=sys.argv[1]).allocate_tensors()"
@@ -38,7 +39,7 @@ class TfliteQuantizer:
     """Maps the spec onto ai-edge-quantizer recipes; every result is checked to load in LiteRT."""
 
     format = "tflite"
-    schemes: tuple[Scheme, ...] = ("int8-dynamic", "int8-static", "int4-weight", "fp16")
+    schemes = get_format(format).schemes
 
     def layers(self, source: Path) -> list[str]:
         """Names of the ops with weights (fully connected, convolutions, embeddings), in graph order."""
@@ -73,7 +74,7 @@ class TfliteQuantizer:
                 fused_ops=compute_op_counts(operators),
                 quantized_ops=quantized_op_counts(operators),
             ),
-            options={**spec.model_dump(mode="json"), **options, **_io_types(inputs, outputs)},
+            options={**spec.recorded(), **options, **_io_types(inputs, outputs)},
             tools={"ai-edge-quantizer": metadata.version("ai-edge-quantizer")},
             inputs=inputs,
             outputs=outputs,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 from rich.table import Table
 
+from edgeship.cli_options import options_command
 from edgeship.console import results
 from edgeship.manifest import Benchmark, Manifest
+from edgeship.step_options import BenchStep
 
 EMULATED_NOTE = (
     "emulated: QEMU milliseconds compare variants with each other; they are not the device's latency"
@@ -49,35 +49,12 @@ def latency_table(manifest: Manifest) -> Table:
 def register(app: typer.Typer) -> None:
     """Add the bench command."""
 
-    @app.command()
-    def bench(
-        bundle: Path = typer.Argument(..., help="Bundle directory."),
-        device: str = typer.Option(
-            "local",
-            help="Where to run: local, local-gpu, qemu-a72, or a device added with `edgeship devices add`.",
-        ),
-        variant: list[str] | None = typer.Option(None, help="Variant id (repeatable); default: all."),
-        threads: int | None = typer.Option(None, help="Intra-op threads (default: the device's cores)."),
-        runs: int | None = typer.Option(None, help="Timed runs (default 50; 5 on emulated devices)."),
-        warmup: int | None = typer.Option(None, help="Untimed warm-up runs (default 5; 1 when emulated)."),
-        batch: int = typer.Option(1, help="Batch size."),
-        seq_len: int | None = typer.Option(
-            None, help="Text models: sequence length (default: the bundle's)."
-        ),
-    ) -> None:
+    @options_command(app, BenchStep)
+    def bench(options: BenchStep) -> None:
         """Benchmark each variant on a device (pushing what it lacks); raw results go to bench/<device>/,
         summaries to the manifest."""
         from edgeship.bundle import Bundle
-        from edgeship.pipeline.bench import bench_bundle
+        from edgeship.pipeline.bench import run_bench
 
-        bench_bundle(
-            bundle,
-            device=device,
-            variant_ids=variant,
-            threads=threads,
-            runs=runs,
-            warmup=warmup,
-            batch=batch,
-            sequence_length=seq_len,
-        )
-        results.print(latency_table(Bundle.open(bundle).manifest))
+        run_bench(options)
+        results.print(latency_table(Bundle.open(options.bundle).manifest))

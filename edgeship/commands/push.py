@@ -1,27 +1,23 @@
 """`edgeship push`: copy a bundle's variants to a device, verified by sha256, skipping unchanged files; or
-roll them out over several devices, checked on canaries first (devices/rollout.py)."""
+roll them out over several devices, checked on canaries first (pipeline/rollout.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
+from edgeship.cli_options import options_command
 from edgeship.console import results
+from edgeship.step_options import PushStep
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from edgeship.bundle import Bundle
     from edgeship.devices.base import Device
-    from edgeship.devices.rollout import DeviceOutcome
     from edgeship.manifest import Variant
-
-
-def split_devices(values: list[str]) -> list[str]:
-    """Device names from repeated and/or comma-separated --devices values."""
-    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+    from edgeship.pipeline.rollout import DeviceOutcome
 
 
 def _per_variant(values: dict[str, float], form: str) -> str:
@@ -66,46 +62,23 @@ def rollout_table(outcomes: list[DeviceOutcome]) -> Table:
 def register(app: typer.Typer) -> None:
     """Add the push command."""
 
-    @app.command()
-    def push(
-        bundle: Path = typer.Argument(..., help="Bundle directory."),
-        device: str | None = typer.Option(None, help="A device added with `edgeship devices add`."),
-        devices: list[str] | None = typer.Option(
-            None,
-            help="Staged rollout over these devices, in order: comma-separated or repeated.",
-        ),
-        canary: int | None = typer.Option(
-            None,
-            help="Rollout: the first N devices get the files staged, benchmarked and parity-checked before "
-            "any device's live files change (default 1).",
-        ),
-        variant: list[str] | None = typer.Option(None, help="Variant id (repeatable); default: all."),
-        max_parity_diff: float | None = typer.Option(
-            None,
-            help="Rollout: max |device - this machine| over the outputs on a canary (default: the variant's "
-            "parity tolerance, else 1e-3).",
-        ),
-    ) -> None:
+    @options_command(app, PushStep)
+    def push(options: PushStep) -> None:
         """Upload the variants' files to a device (unchanged files are skipped), or roll them out over
         --devices: staged, checked on the canaries, then promoted by atomic rename, stopping at a failure."""
         from edgeship.bundle import Bundle
         from edgeship.devices.registry import get_device
         from edgeship.errors import DeviceError
 
-        names = split_devices(devices or [])
-        if bool(names) == bool(device):
-            raise DeviceError(
-                "push needs one of --device NAME or --devices A,B,C", hint="pass exactly one of them"
-            )
-        opened = Bundle.open(bundle)
-        selected = opened.select_variants(variant)
-        if device and canary is None and max_parity_diff is None:
-            _push_one(opened, get_device(device), selected)
+        opened = Bundle.open(options.bundle)
+        selected = opened.select_variants(options.variant)
+        if options.device and options.canary is None and options.max_parity_diff is None:
+            _push_one(opened, get_device(options.device), selected)
             return
-        from edgeship.devices.rollout import rollout
+        from edgeship.pipeline.rollout import rollout
 
-        targets = [get_device(name) for name in names or [device or ""]]
-        outcomes = rollout(targets, opened, selected, canary if canary is not None else 1, max_parity_diff)
+        targets = [get_device(name) for name in options.devices or [options.device or ""]]
+        outcomes = rollout(targets, opened, selected, options.canary or 1, options.max_parity_diff)
         results.print(rollout_table(outcomes))
         failed = next((o for o in outcomes if o.status == "failed"), None)
         if failed:
@@ -116,7 +89,7 @@ def register(app: typer.Typer) -> None:
 
 def _push_one(bundle: Bundle, target: Device, variants: list[Variant]) -> None:
     """The single-device push: every variant's file straight to its place, verified."""
-    from edgeship.devices.push import push_variants
+    from edgeship.pipeline.push import push_variants
 
     for pushed in push_variants(bundle, target, variants):
         if not target.remote:

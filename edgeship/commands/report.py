@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
+from edgeship.cli_options import options_command
 from edgeship.console import results
+from edgeship.step_options import ReportStep
 
 
 def register(app: typer.Typer) -> None:
     """Add the report command."""
 
-    @app.command()
-    def report(
-        bundle: Path = typer.Argument(..., help="Bundle directory."),
-        out: Path | None = typer.Option(
-            None, "--out", "-o", help="Directory for report.md, report.html and plots/ (default: the bundle)."
-        ),
-    ) -> None:
+    @options_command(app, ReportStep)
+    def report(options: ReportStep) -> None:
         """Write report.md and a self-contained report.html: variants, accuracy/size vs latency per device
         (Pareto front marked), layers kept in float, tool versions."""
         from edgeship.report.write import write_report
 
-        written = write_report(bundle, out)
+        written = write_report(options.bundle, options.out)
         results.print(f"Wrote {written[0]}, {written[1]} and {len(written) - 2} plots")

@@ -7,26 +7,24 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from edgeship.cli_options import options_command
 from edgeship.console import results
+from edgeship.step_options import RunStep
 
 
 def register(app: typer.Typer) -> None:
     """Add the run command."""
 
-    @app.command()
-    def run(
-        recipe: Path = typer.Argument(..., help="Recipe YAML (see examples/)."),
-        out: Path | None = typer.Option(
-            None, "--out", "-o", help="Output folder (default: the recipe's out)."
-        ),
-        set_values: list[str] | None = typer.Option(
-            None, "--set", help="Override a recipe key: --set data.train_samples=500 (repeatable)."
-        ),
-        force: bool = typer.Option(False, help="Run every step again instead of reusing finished ones."),
-        mlflow: bool = typer.Option(False, help="Log the run to an MLflow file store (OUT/mlruns)."),
-    ) -> None:
+    @options_command(app, RunStep)
+    def run(options: RunStep) -> None:
         """Run a recipe; steps whose inputs did not change since the last run into OUT are reused."""
-        run_recipe_file(recipe, out=out, overrides=set_values or [], force=force, mlflow=mlflow)
+        run_recipe_file(
+            options.recipe,
+            out=options.out,
+            overrides=options.set_values,
+            force=options.force,
+            mlflow=options.mlflow,
+        )
 
 
 def run_recipe_file(

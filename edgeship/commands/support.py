@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from edgeship.cli_options import options_command
 from edgeship.console import console, results
 from edgeship.errors import DataError
+from edgeship.step_options import SupportStep
 
 if TYPE_CHECKING:
     from edgeship.conformance.results import MatrixRun
@@ -18,45 +20,24 @@ if TYPE_CHECKING:
 def register(app: typer.Typer) -> None:
     """Add the support command."""
 
-    @app.command()
-    def support(
-        saved: Path | None = typer.Option(
-            None, "--from", help="Show a run saved with --save instead of running the matrix."
-        ),
-        families: str | None = typer.Option(
-            None, help="Comma-separated families (default: all; see docs/support-matrix.md)."
-        ),
-        cells: str | None = typer.Option(
-            None,
-            help="Comma-separated cells: onnx, onnx-int8, onnx-int4, tflite, tflite-int8 (default: all).",
-        ),
-        markdown: Path | None = typer.Option(
-            None, help="Write the matrix as Markdown (docs/support-matrix.md)."
-        ),
-        save: Path | None = typer.Option(None, help="Save the run as JSON, for --from later."),
-        timeout: float = typer.Option(
-            600, min=1, help="Seconds one cell may run before it fails as a timeout."
-        ),
-        workdir: Path | None = typer.Option(
-            None, help="Keep the exported artifacts here (default: a temp dir)."
-        ),
-    ) -> None:
+    @options_command(app, SupportStep)
+    def support(options: SupportStep) -> None:
         """Which model families export and quantize to ONNX and TFLite: pass / fail (with reason) / n/a."""
         from edgeship.conformance.families import CELLS, FAMILY_NAMES
         from edgeship.conformance.render import matrix_markdown, matrix_table
         from edgeship.conformance.results import load_run, save_run
 
-        family_names = _pick(families, FAMILY_NAMES, "family", "--families")
-        cell_names = _pick(cells, CELLS, "cell", "--cells")
-        if saved is not None:
-            run = load_run(saved).subset(family_names, cell_names)
+        family_names = _pick(options.families, FAMILY_NAMES, "family", "--families")
+        cell_names = _pick(options.cells, CELLS, "cell", "--cells")
+        if options.saved is not None:
+            run = load_run(options.saved).subset(family_names, cell_names)
         else:
-            run = _run(family_names, cell_names, timeout, workdir)
-        if save is not None:
-            save_run(run, save)
-        if markdown is not None:
-            markdown.parent.mkdir(parents=True, exist_ok=True)
-            markdown.write_text(matrix_markdown(run), encoding="utf-8")
+            run = _run(family_names, cell_names, options.timeout, options.workdir)
+        if options.save is not None:
+            save_run(run, options.save)
+        if options.markdown is not None:
+            options.markdown.parent.mkdir(parents=True, exist_ok=True)
+            options.markdown.write_text(matrix_markdown(run), encoding="utf-8")
         results.print(matrix_table(run))
 
 

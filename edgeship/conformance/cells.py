@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edgeship.compress.quantize.spec import QuantizationSpec, Scheme
+from edgeship.compress.quantize.spec import QuantizationSpec
 from edgeship.conformance.checks import (
     THREADS,
     CellFailure,
@@ -86,7 +86,7 @@ def _with_attention(outcome: Outcome, kind: str, subject: Subject) -> Outcome:
     )
 
 
-def onnx_quantized(scheme: Scheme) -> CellRunner:
+def onnx_quantized(scheme: str) -> CellRunner:
     """A cell that quantizes the fp32 ONNX model with edgeship's ONNX backend, runs it and checks agreement."""
 
     def cell(subject: Subject, workdir: Path) -> Outcome:
@@ -140,7 +140,7 @@ def _export_tflite(subject: Subject, destination: Path) -> None:
     """litert-torch conversion at batch 1 with named inputs and outputs, builtin ops only."""
     import torch
 
-    from edgeship.export.tflite_graph import custom_ops, read_operators
+    from edgeship.runtimes.tflite_graph import custom_ops, read_operators
 
     logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
     with silenced_native_stderr():

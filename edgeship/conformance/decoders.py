@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from edgeship.compress.sources import LoadedModel
 from edgeship.conformance.subjects import (
     NUM_LABELS,
     PARITY_ROWS,
@@ -17,7 +16,8 @@ from edgeship.conformance.subjects import (
     Subject,
     word_tokenizer,
 )
-from edgeship.export.sample_inputs import sample_inputs
+from edgeship.sources.loading import LoadedModel
+from edgeship.tasks.base import sample_inputs
 
 PAST_LENGTH = 15
 TRACE_PAST_LENGTH = 7

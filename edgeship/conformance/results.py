@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from importlib import metadata
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from edgeship.errors import DataError
 from edgeship.manifest import utc_now
@@ -25,6 +26,16 @@ TOOLS = (
 )
 
 
+INSTALLED_PATH = re.compile(r"(?<![\w.>])(?:/[^\s/:'\"]+)+/(site-packages|dist-packages)/")
+ABSOLUTE_FOLDERS = re.compile(r"(?<![\w.>])/(?:[^\s/:'\"()]+/)+")
+
+
+def portable(reason: str) -> str:
+    """A reason without the paths of the machine that ran the cell: installed packages as
+    <site-packages>/package/..., any other absolute path as its file name."""
+    return ABSOLUTE_FOLDERS.sub("", INSTALLED_PATH.sub(r"<\1>/", reason))
+
+
 class CellResult(BaseModel):
     """One family x cell verdict with its one-line reason (or the numbers that passed)."""
 
@@ -33,7 +44,7 @@ class CellResult(BaseModel):
     family: str
     cell: str
     status: Status
-    reason: str = ""
+    reason: Annotated[str, AfterValidator(portable)] = ""
     seconds: float = 0.0
     metrics: dict[str, float] = Field(default_factory=dict)
 

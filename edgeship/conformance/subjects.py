@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from edgeship.compress.sources import LoadedModel, load_model
 from edgeship.export.archs import arch_config
-from edgeship.export.sample_inputs import sample_inputs
+from edgeship.sources.loading import LoadedModel, load_model
+from edgeship.tasks.base import sample_inputs
 
 VOCAB_SIZE = 1024
 NUM_LABELS = 10

@@ -8,10 +8,11 @@ from typing import Any
 
 from edgeship.bundle import Bundle
 from edgeship.console import console
-from edgeship.devices.push import check_runnable, record_benchmark, staged_files
 from edgeship.devices.registry import get_device
 from edgeship.errors import EdgeshipError
 from edgeship.manifest import Benchmark, Manifest, TextPreprocessing, Variant
+from edgeship.pipeline.push import check_runnable, record_benchmark, staged_files
+from edgeship.step_options import BenchStep
 
 
 def input_specs(
@@ -54,6 +55,20 @@ def _check_static(variant: Variant, shape: list[int | str], batch: int, sequence
         )
 
 
+def run_bench(step: BenchStep) -> list[Benchmark]:
+    """`edgeship bench` and `edgeship.bench`: the step's options applied."""
+    return bench_bundle(
+        step.bundle,
+        device=step.device,
+        variant_ids=step.variant,
+        threads=step.threads,
+        runs=step.runs,
+        warmup=step.warmup,
+        batch=step.batch,
+        sequence_length=step.seq_len,
+    )
+
+
 def bench_bundle(
     bundle_dir: Path,
     *,
@@ -71,10 +86,6 @@ def bench_bundle(
     target = get_device(device)
     runs = runs if runs is not None else (5 if target.emulated else 50)
     warmup = warmup if warmup is not None else (1 if target.emulated else 5)
-    if runs < 1 or warmup < 0 or batch < 1 or (threads is not None and threads < 1):
-        raise EdgeshipError(
-            "--runs, --batch and --threads must be at least 1 and --warmup at least 0", hint="fix the option"
-        )
     variants = bundle.select_variants(variant_ids)
     specs = [input_specs(bundle.manifest, variant, batch, sequence_length) for variant in variants]
     with console.status(f"Probing {device} ({target.address})"):
@@ -88,7 +99,14 @@ def bench_bundle(
     for variant, item, variant_specs in zip(variants, files, specs, strict=True):
         location = locations[item.relative]
         with console.status(f"Benchmarking {variant.id} on {device} ({runs} runs, {threads} threads)"):
-            raw = target.run_agent(location, variant_specs, threads=threads, runs=runs, warmup=warmup)
+            raw = target.run_agent(
+                location,
+                variant_specs,
+                artifact_format=variant.format,
+                threads=threads,
+                runs=runs,
+                warmup=warmup,
+            )
         benchmark = record_benchmark(bundle, target, variant, raw, batch)
         results.append(benchmark)
     bundle.save()

@@ -6,44 +6,21 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from edgeship.bundle import Bundle, prepare_output, write_text_atomic
-from edgeship.compress.data import ImageExamples, TextExamples, examples_digest
 from edgeship.console import console, step
 from edgeship.errors import DataError
+from edgeship.sources.data import ImageExamples, TextExamples, examples_digest
+from edgeship.sources.model_source import ModelSource
+from edgeship.step_options import RUN_ONLY_OPTIONS, DistillOptions, DistillStep
 
 STUDENT_DIR = "student"
 RECORD_FILE = "distill.json"
 MIN_EXAMPLES = 16
 EVAL_FRACTION = 0.1
-
-
-@dataclass(frozen=True)
-class DistillOptions:
-    """Everything a distill run takes besides the teacher, data and output (backs the CLI flags)."""
-
-    student: str = "distilbert"
-    layers: int | None = None
-    hidden_size: int | None = None
-    variant: str | None = None
-    student_config: str | None = None
-    epochs: int = 3
-    batch_size: int = 32
-    learning_rate: float = 1e-4
-    max_length: int = 64
-    seed: int = 0
-    temperature: float | None = None
-    alpha: float | None = None
-    """Weight of the soft-target loss; the hard-label loss gets 1 - alpha."""
-    hidden_weight: float | None = None
-    attention_weight: float | None = None
-    hidden_loss: str | None = None
-    checkpoint_every: int = 0
-    mixed_precision: str = "auto"
-    labels: list[str] | None = field(default=None)
 
 
 @dataclass
@@ -58,8 +35,8 @@ def load_examples(
     data: str | Path | TextExamples | ImageExamples, labels: list[str]
 ) -> TextExamples | ImageExamples:
     """A dataset name (rotten_tomatoes), a CSV/JSONL/image folder path, or examples as they are."""
-    from edgeship.compress.data import load_labelled
-    from edgeship.compress.datasets import DATASETS
+    from edgeship.sources.data import load_labelled
+    from edgeship.sources.datasets import DATASETS
 
     if isinstance(data, TextExamples | ImageExamples):
         examples = data
@@ -75,6 +52,18 @@ def load_examples(
     return examples
 
 
+def run_distill(step: DistillStep) -> DistillResult:
+    """`edgeship distill` and `edgeship.distill`: the step's options applied."""
+    return distill_to_bundle(
+        step.teacher,
+        step.data,
+        step.out,
+        step.narrow(DistillOptions),
+        eval_data=step.eval_data,
+        teacher_checkpoint=step.teacher_checkpoint,
+    )
+
+
 def distill_to_bundle(
     teacher_spec: str,
     data: str | Path | TextExamples | ImageExamples,
@@ -83,8 +72,7 @@ def distill_to_bundle(
     *,
     eval_data: str | Path | TextExamples | ImageExamples | None = None,
     teacher_checkpoint: Path | None = None,
-    checkpoint_dir: Path | None = None,
-    resume: Path | None = None,
+    teacher_name: str | None = None,
     progress: bool = True,
 ) -> DistillResult:
     """Build and train a student of `teacher_spec`, save it and export it into the new bundle `out`."""
@@ -92,11 +80,12 @@ def distill_to_bundle(
     from edgeship.compress.distill.estimate import count_parameters, estimate_macs
     from edgeship.compress.distill.registry import StudentOptions, build_student
     from edgeship.compress.distill.trainer import TrainOptions, distill
-    from edgeship.compress.sources import load_model
+    from edgeship.sources.loading import load_model
 
     prepare_output(out)
     with step(f"Loading the teacher {teacher_spec}"):
-        teacher = load_model(teacher_spec, checkpoint=teacher_checkpoint, labels=options.labels)
+        teacher = load_model(teacher_spec, checkpoint=teacher_checkpoint)
+    teacher.source = teacher_name or teacher.source
     train = load_examples(data, teacher.labels)
     evaluation = load_examples(eval_data, teacher.labels) if eval_data is not None else None
     if evaluation is None:
@@ -108,8 +97,8 @@ def distill_to_bundle(
         config=options.student_config,
         seed=options.seed,
     )
-    with step(f"Building a {options.student} student"):
-        student = build_student(options.student, teacher, student_options)
+    with step(f"Building a {options.family} student"):
+        student = build_student(options.family, teacher, student_options)
     losses = student.losses.with_overrides(
         soft=options.alpha,
         hard=None if options.alpha is None else 1.0 - options.alpha,
@@ -121,7 +110,7 @@ def distill_to_bundle(
     train_options = TrainOptions(
         epochs=options.epochs,
         batch_size=options.batch_size,
-        learning_rate=options.learning_rate,
+        learning_rate=options.lr,
         max_length=options.max_length,
         seed=options.seed,
         checkpoint_every=options.checkpoint_every,
@@ -129,9 +118,7 @@ def distill_to_bundle(
     )
     fingerprint = run_fingerprint(
         teacher=teacher.source,
-        options={
-            k: v for k, v in asdict(options).items() if k not in ("checkpoint_every", "mixed_precision")
-        },
+        options=options.model_dump(mode="json", exclude=set(RUN_ONLY_OPTIONS)),
         losses=asdict(losses),
         data=examples_digest(train),
     )
@@ -160,17 +147,17 @@ def distill_to_bundle(
         evaluation,
         train_options,
         fingerprint=fingerprint,
-        checkpoint_dir=checkpoint_dir or out.parent / f"{out.name}.checkpoints",
-        resume=resume,
+        checkpoint_dir=options.checkpoint_dir or out.parent / f"{out.name}.checkpoints",
+        resume=options.resume,
         progress=progress,
     )
     record = {
         "teacher": teacher.source,
-        "student": options.student,
+        "student": options.family,
         "description": student.description,
         "initialised_from": student.initialised_from,
         "losses": asdict(losses),
-        "options": asdict(options),
+        "options": options.model_dump(mode="json"),
         **measures,
         "steps": result.steps,
         "resumed_from": result.resumed_from,
@@ -195,7 +182,7 @@ def saved_student(bundle_dir: Path) -> tuple[str, Path | None]:
 
 def _hold_out(examples: TextExamples | ImageExamples, seed: int) -> tuple[Any, Any]:
     """Split off EVAL_FRACTION of the examples for the accuracy shown during training."""
-    from edgeship.compress.datasets import split_examples
+    from edgeship.sources.datasets import split_examples
 
     return split_examples(examples, test_size=max(1, int(len(examples) * EVAL_FRACTION)), seed=seed)
 
@@ -242,8 +229,7 @@ def _write_bundle(
         bundle, _ = export_model(
             spec,
             out,
-            checkpoint=checkpoint,
-            labels=teacher.labels,
+            source=ModelSource(checkpoint=checkpoint, labels=teacher.labels),
             options=ExportOptions(max_length=options.max_length),
         )
         os.replace(saved, out / STUDENT_DIR)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from edgeship.bundle import Bundle
 from edgeship.console import console
 from edgeship.manifest import EvaluatedOn, Variant
@@ -17,6 +15,15 @@ from edgeship.pipeline.features import (
     predict_logits,
 )
 from edgeship.runtimes.base import open_session
+from edgeship.step_options import EvalStep
+from edgeship.tasks.base import get_task
+
+
+def run_evaluate(step: EvalStep) -> dict[str, float]:
+    """`edgeship eval` and `edgeship.evaluate`: the step's options applied."""
+    return evaluate_bundle(
+        step.bundle, step.data, variant_ids=step.variant, split=step.split, batch_size=step.batch_size
+    )
 
 
 def evaluate_bundle(
@@ -30,12 +37,13 @@ def evaluate_bundle(
     """Measure accuracy per variant, record it with `evaluated_on` in the manifest, return it by id."""
     bundle = Bundle.open(bundle_dir)
     encoded = encode_examples(bundle, load_examples(bundle, data))
+    task = bundle.manifest.source.task
     accuracies = {}
     for variant in bundle.select_variants(variant_ids):
         with console.status(f"Evaluating {variant.id} on {len(encoded)} {encoded.name} examples"):
             accuracies[variant.id] = record_accuracy(
                 variant,
-                accuracy_of(bundle.verified_file(variant), variant.format, encoded, batch_size),
+                accuracy_of(bundle.verified_file(variant), variant.format, encoded, task, batch_size),
                 encoded,
                 split,
             )
@@ -43,10 +51,12 @@ def evaluate_bundle(
     return accuracies
 
 
-def accuracy_of(model: Path, artifact_format: str, encoded: EncodedExamples, batch_size: int = 32) -> float:
-    """Fraction of examples whose argmax matches the label."""
-    logits = predict_logits(open_session(model, artifact_format), encoded, batch_size)
-    return float(np.mean(logits.argmax(-1) == encoded.labels))
+def accuracy_of(
+    model: Path, artifact_format: str, encoded: EncodedExamples, task: str, batch_size: int = 32
+) -> float:
+    """The task's metric of the artifact's outputs against the labels."""
+    outputs = predict_logits(open_session(model, artifact_format), encoded, batch_size)
+    return get_task(task).score(outputs, encoded.labels)
 
 
 def record_accuracy(variant: Variant, accuracy: float, encoded: EncodedExamples, split: str) -> float:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgeship import __version__
 from edgeship.bundle import (
     Bundle,
     install_file,
@@ -17,14 +17,12 @@ from edgeship.bundle import (
     prepare_output,
     staging_directory,
 )
-from edgeship.compress.sources import LoadedModel, load_model
 from edgeship.console import step
 from edgeship.errors import BundleError, ParityError
 from edgeship.export.archs import arch_config
 from edgeship.export.parity import load_reference, measure_parity, reference_logits, save_reference
 from edgeship.export.registry import VARIANT_PRECISION, Exporter, ExportOptions, ExportResult, get_exporter
-from edgeship.export.sample_inputs import sample_inputs
-from edgeship.manifest import Manifest, Preprocessing, Producer, Source, Task, TextPreprocessing, Variant
+from edgeship.manifest import Manifest, Preprocessing, Producer, Source, TextPreprocessing, Variant
 from edgeship.pipeline.export_device import BuildDevice, build_device, engine_on_device
 from edgeship.pipeline.export_precision import (
     check_precision,
@@ -33,39 +31,65 @@ from edgeship.pipeline.export_precision import (
     with_source_graph,
 )
 from edgeship.runtimes.base import Session, open_session
+from edgeship.sources.loading import LoadedModel, load_model
+from edgeship.sources.model_source import ModelSource
+from edgeship.step_options import ExportStep
+from edgeship.tasks.base import sample_inputs
+from edgeship.version import __version__
+
+if TYPE_CHECKING:
+    import torch
 
 TOKENIZER_DIR = "tokenizer"
 LABELS_FILE = "labels.txt"
 REFERENCE_FILE = "reference/parity.npz"
 
 
+def run_export(step: ExportStep, module: Any = None) -> tuple[Bundle, Variant]:
+    """`edgeship export` and `edgeship.export`: the step's options applied (to `module`, a torch.nn.Module
+    object, instead of `step.model` when given)."""
+    return export_model(
+        step.model if module is None else module,
+        step.out,
+        artifact_format=step.format,
+        source=step.narrow(ModelSource),
+        options=step.narrow(ExportOptions),
+    )
+
+
 def export_model(
-    model: str,
+    model: str | torch.nn.Module,
     out: Path,
     *,
     artifact_format: str = "onnx",
-    checkpoint: Path | None = None,
-    task: Task | None = None,
-    labels: list[str] | None = None,
-    revision: str | None = None,
+    source: ModelSource | None = None,
     options: ExportOptions | None = None,
-    parity_samples: int = 16,
-    device: str | None = None,
 ) -> tuple[Bundle, Variant]:
-    """Export `model` to `artifact_format` into bundle `out` (created, or extended if it exists); with
-    `device`, a TensorRT engine is built and parity-checked on that device instead of this machine."""
+    """Export `model` (a spec load_model resolves, or an nn.Module) to `artifact_format` into bundle `out`
+    (created, or extended if it exists); with `options.device`, a TensorRT engine is built and parity-checked
+    on that device instead of this machine."""
     options = options or ExportOptions()
+    source = source or ModelSource()
     exporter = get_exporter(artifact_format)
-    source = check_precision(exporter, options, out, here=device is None)
-    target = build_device(exporter, device, options, out)
+    derived_from = check_precision(exporter, options, out, here=options.device is None)
+    target = build_device(exporter, options.device, options, out)
     existing = is_bundle(out)
     if existing:
         bundle = Bundle.open(out)
-        options = with_source_graph(bundle, options, source)
+        options = with_source_graph(bundle, options, derived_from)
     else:
         prepare_output(out)
-    with step(f"Loading {model}"):
-        loaded = load_model(model, checkpoint=checkpoint, task=task, labels=labels, revision=revision)
+    with step(f"Loading {model if isinstance(model, str) else type(model).__name__}"):
+        loaded = load_model(
+            model,
+            checkpoint=source.checkpoint,
+            task=source.task,
+            labels=source.labels,
+            revision=source.revision,
+            tokenizer=source.tokenizer,
+        )
+        if source.name is not None:
+            loaded.source = source.name
     if existing:
         _check_same_source(bundle, loaded)
         reference = _stored_reference(bundle, options)
@@ -76,8 +100,8 @@ def export_model(
         bundle.save()
         return bundle, variant
     with new_bundle_directory(out) as staging_root:
-        with step(f"Computing the PyTorch reference on {parity_samples} inputs"):
-            inputs = sample_inputs(loaded, samples=parity_samples, max_length=options.max_length)
+        with step(f"Computing the PyTorch reference on {options.parity_samples} inputs"):
+            inputs = sample_inputs(loaded, samples=options.parity_samples, max_length=options.max_length)
             reference = (inputs, reference_logits(loaded, inputs))
         variant, result = _export_variant(staging_root, loaded, artifact_format, options, reference, target)
         manifest = _new_manifest(loaded, result, options)
@@ -130,8 +154,8 @@ def _export_variant(
         with artifact as (result, session):
             where = f" on {target.device.name}" if target else ""
             with step(f"Checking parity on {len(reference[1])} inputs{where}"):
-                parity = measure_parity(session, *reference, tolerance)
-            if parity_fails(options, parity):
+                parity = measure_parity(session, *reference, tolerance, loaded.task)
+            if parity_fails(options, parity, loaded.task):
                 raise ParityError(
                     f"{artifact_format} export of {loaded.architecture} disagrees with PyTorch{where}: max abs "
                     f"diff {parity.max_abs_diff:.3g} (tolerance {tolerance:g}), argmax agreement "
@@ -167,7 +191,7 @@ def _exported_here(
 
 def _new_manifest(loaded: LoadedModel, result: ExportResult, options: ExportOptions) -> Manifest:
     preprocessing: Preprocessing
-    if loaded.task == "text-classification":
+    if loaded.modality == "text":
         preprocessing = TextPreprocessing(
             tokenizer=TOKENIZER_DIR, max_length=options.max_length, vocab_size=int(loaded.config.vocab_size)
         )

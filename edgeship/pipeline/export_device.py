@@ -19,16 +19,16 @@ from edgeship.console import step
 from edgeship.devices.base import Device
 from edgeship.devices.engine_build import EngineBuild
 from edgeship.devices.engines import check_can_build
-from edgeship.devices.push import device_folder
 from edgeship.errors import EdgeshipError
 from edgeship.export.parity import DYNAMIC_BATCH
 from edgeship.export.registry import VARIANT_PRECISION, ExportOptions, ExportResult
 from edgeship.export.tensorrt_config import profile_options
+from edgeship.pipeline.push import device_folder
 from edgeship.runtimes.base import Session
 
 if TYPE_CHECKING:
-    from edgeship.compress.sources import LoadedModel
     from edgeship.export.tensorrt_exporter import EnginePlan
+    from edgeship.sources.loading import LoadedModel
 
 
 @dataclass(frozen=True)

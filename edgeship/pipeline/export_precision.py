@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from edgeship.bundle import Bundle
+from edgeship.compress.quantize.spec import get_scheme
 from edgeship.errors import BundleError, EdgeshipError
 from edgeship.export.registry import VARIANT_PRECISION, Exporter, ExportOptions
 from edgeship.manifest import Parity
-from edgeship.pipeline.quantize import QUANTIZED_TOLERANCE
+from edgeship.tasks.base import get_task
 
 
 def check_precision(exporter: Exporter, options: ExportOptions, out: Path, here: bool = True) -> str | None:
@@ -46,19 +46,19 @@ def with_source_graph(bundle: Bundle, options: ExportOptions, source: str | None
             hint=f"edgeship quantize {bundle.root} --scheme {VARIANT_PRECISION[options.precision]} "
             "--target-runtime tensorrt",
         )
-    return replace(options, source_graph=bundle.verified_file(variant))
+    return options.model_copy(update={"source_graph": bundle.verified_file(variant)})
 
 
 def parity_tolerance(options: ExportOptions, fp32_tolerance: float) -> float:
     """The max abs diff vs PyTorch recorded (and, for fp32 / fp16, enforced) for this precision."""
     if options.precision == "fp32":
         return fp32_tolerance
-    return QUANTIZED_TOLERANCE[VARIANT_PRECISION[options.precision]]
+    return get_scheme(VARIANT_PRECISION[options.precision]).tolerance
 
 
-def parity_fails(options: ExportOptions, parity: Parity) -> bool:
-    """fp32 must meet the tolerance and agree on every argmax; fp16 must meet the tolerance; int8 / int4
-    record parity without gating on it, as `edgeship quantize` does (accuracy is what gates)."""
+def parity_fails(options: ExportOptions, parity: Parity, task: str) -> bool:
+    """fp32 must meet the task's parity criterion; fp16 must meet the tolerance; int8 / int4 record parity
+    without gating on it, as `edgeship quantize` does (accuracy is what gates)."""
     if options.precision == "fp32":
-        return parity.max_abs_diff > parity.tolerance or parity.argmax_agreement < 1.0
+        return not get_task(task).parity_holds(parity)
     return options.precision == "fp16" and parity.max_abs_diff > parity.tolerance

@@ -9,11 +9,12 @@ from typing import TypeAlias
 import numpy as np
 
 from edgeship.bundle import Bundle
-from edgeship.compress.data import ImageExamples, TextExamples, load_labelled
-from edgeship.compress.preprocess import encode_texts, load_image
 from edgeship.errors import DataError
 from edgeship.manifest import ImagePreprocessing, Manifest, TextPreprocessing
 from edgeship.runtimes.base import Session
+from edgeship.sources.data import ImageExamples, TextExamples, load_labelled
+from edgeship.sources.preprocess import encode_texts, load_image
+from edgeship.tasks.base import get_task
 
 Examples: TypeAlias = TextExamples | ImageExamples
 
@@ -92,14 +93,12 @@ def predict_logits(session: Session, encoded: EncodedExamples, batch_size: int =
 
 
 def _check_modality(manifest: Manifest, holds_images: bool, data: Path) -> None:
-    model_takes_images = isinstance(manifest.preprocessing, ImagePreprocessing)
-    if model_takes_images and not holds_images:
+    """Refuse data of the other modality, naming the formats the model's task reads."""
+    task = get_task(manifest.source.task)
+    if (task.modality == "image") != holds_images:
+        article = "an" if task.modality == "image" else "a"
         raise DataError(
-            f"{manifest.source.model} is an image model but '{data}' holds texts",
-            hint="pass a folder laid out as DIR/<label>/<image>",
-        )
-    if holds_images and not model_takes_images:
-        raise DataError(
-            f"{manifest.source.model} is a text model but '{data}' holds images",
-            hint="pass a CSV/JSONL file with text and label columns",
+            f"{manifest.source.model} is {article} {task.modality} model ({task.id}) but '{data}' holds "
+            f"{'images' if holds_images else 'texts'}",
+            hint=f"pass {' or '.join(task.data_formats)}",
         )

@@ -9,7 +9,7 @@ import numpy as np
 
 from edgeship.bundle import Bundle, install_file, staging_directory
 from edgeship.compress.quantize.registry import Quantizer, QuantizeResult, get_quantizer
-from edgeship.compress.quantize.spec import QuantizationSpec
+from edgeship.compress.quantize.spec import QuantizationSpec, get_scheme
 from edgeship.console import console, step
 from edgeship.errors import BundleError, DataError, EdgeshipError
 from edgeship.export.parity import load_reference, measure_parity
@@ -23,31 +23,33 @@ from edgeship.pipeline.features import (
     predict_logits,
 )
 from edgeship.runtimes.base import open_session
+from edgeship.step_options import QuantizeStep
+from edgeship.tasks.base import Task, get_task
 
-# Reported max |logit - reference| a quantized variant is expected to stay within; accuracy is what gates.
-QUANTIZED_TOLERANCE = {"int8-dynamic": 0.5, "int8-static": 0.5, "int4-weight": 1.0, "fp16": 0.05}
 SENSITIVITY_SAMPLES = 256
 
 
 @dataclass(frozen=True)
 class AccuracyBudget:
-    """Eval data, the fp32 source's predictions on it, and what a quantized variant must keep of them."""
+    """Eval data, the fp32 source's outputs on it, and what a quantized variant must keep of them."""
 
     eval_data: EncodedExamples
     split: str
-    source_predictions: np.ndarray
+    task: Task
+    source_outputs: np.ndarray
     max_drop_points: float | None
     min_agreement: float | None
 
     @property
     def source_accuracy(self) -> float:
-        return float(np.mean(self.source_predictions == self.eval_data.labels))
+        """The fp32 source's metric on the eval data."""
+        return self.task.score(self.source_outputs, self.eval_data.labels)
 
     def score(self, model: Path, artifact_format: str) -> tuple[float, float]:
-        """Accuracy on the labels and argmax agreement with the fp32 source."""
-        predictions = predict_logits(open_session(model, artifact_format), self.eval_data).argmax(-1)
-        accuracy = float(np.mean(predictions == self.eval_data.labels))
-        return accuracy, float(np.mean(predictions == self.source_predictions))
+        """The task's metric on the labels, and prediction agreement with the fp32 source."""
+        outputs = predict_logits(open_session(model, artifact_format), self.eval_data)
+        agreement = np.mean(self.task.predictions(outputs) == self.task.predictions(self.source_outputs))
+        return self.task.score(outputs, self.eval_data.labels), float(agreement)
 
     def holds(self, accuracy: float, agreement: float) -> bool:
         """Whether a variant scoring this stays within the budget."""
@@ -59,6 +61,21 @@ class AccuracyBudget:
     def describe(self, accuracy: float, agreement: float) -> str:
         drop = (self.source_accuracy - accuracy) * 100
         return f"accuracy {accuracy:.2%} (drop {drop:.2f} points), agreement with fp32 {agreement:.4f}"
+
+
+def run_quantize(step: QuantizeStep) -> list[Variant]:
+    """`edgeship quantize` and `edgeship.quantize`: the step's options applied."""
+    return quantize_bundle(
+        step.bundle,
+        step.specs(step.scheme),
+        artifact_format=step.format,
+        source_variant=step.source,
+        calibration_data=step.calibration_data,
+        eval_data=step.eval_data,
+        eval_split=step.eval_split,
+        max_accuracy_drop=step.max_accuracy_drop,
+        min_agreement=step.min_agreement,
+    )
 
 
 def quantize_bundle(
@@ -78,24 +95,20 @@ def quantize_bundle(
     bundle = Bundle.open(bundle_dir)
     source = _source_variant(bundle, artifact_format, source_variant)
     quantizers = [get_quantizer(source.format, spec.scheme) for spec in specs]
-    if (max_accuracy_drop is not None or min_agreement is not None) and eval_data is None:
-        raise DataError(
-            "--max-accuracy-drop and --min-agreement need --eval-data",
-            hint="pass labelled data to measure accuracy on",
-        )
     calibration = _calibration(bundle, specs, calibration_data)
     source_path = bundle.verified_file(source)
     budget = None
     if eval_data is not None:
         encoded = encode_examples(bundle, load_examples(bundle, eval_data))
         with step(f"Scoring {source.id} on {len(encoded)} eval examples"):
-            predictions = predict_logits(open_session(source_path, source.format), encoded).argmax(-1)
-        budget = AccuracyBudget(encoded, eval_split, predictions, max_accuracy_drop, min_agreement)
+            outputs = predict_logits(open_session(source_path, source.format), encoded)
+        task = get_task(bundle.manifest.source.task)
+        budget = AccuracyBudget(encoded, eval_split, task, outputs, max_accuracy_drop, min_agreement)
         record_accuracy(source, budget.source_accuracy, encoded, eval_split)
     variants = []
     for spec, quantizer in zip(specs, quantizers, strict=True):
         batches = None
-        if calibration is not None and spec.scheme == "int8-static":
+        if calibration is not None and spec.descriptor.calibrates:
             batches = calibration.head(spec.calibration_samples).batches(1)
         variant = _quantize_one(bundle, source, source_path, quantizer, spec, batches, budget)
         bundle.manifest.put_variant(variant)
@@ -134,7 +147,7 @@ def _source_variant(bundle: Bundle, artifact_format: str | None, variant_id: str
 def _calibration(
     bundle: Bundle, specs: list[QuantizationSpec], data: Path | Examples | None
 ) -> EncodedExamples | None:
-    if not any(spec.scheme == "int8-static" for spec in specs):
+    if not any(spec.descriptor.calibrates for spec in specs):
         return None
     if data is None:
         raise DataError(
@@ -206,7 +219,11 @@ def _parity(bundle: Bundle, artifact: Path, artifact_format: str, scheme: str) -
         )
     inputs, reference = load_reference(bundle.path(bundle.manifest.parity_reference))
     return measure_parity(
-        open_session(artifact, artifact_format), inputs, reference, QUANTIZED_TOLERANCE[scheme]
+        open_session(artifact, artifact_format),
+        inputs,
+        reference,
+        get_scheme(scheme).tolerance,
+        bundle.manifest.source.task,
     )
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeship.bundle import Bundle, is_bundle
-from edgeship.compress.quantize.spec import Scheme
 from edgeship.manifest import Variant
 from edgeship.recipe.data import RecipeData
 from edgeship.recipe.schema import Recipe
@@ -21,7 +20,7 @@ class BundlePlan:
     role: str
     root: Path
     formats: list[str]
-    schemes: dict[str, list[Scheme]]
+    schemes: dict[str, list[str]]
 
 
 @dataclass(frozen=True)
@@ -43,35 +42,29 @@ def reset_if_changed(state: StepState, plan: BundlePlan, first_step: str, key: s
 
 
 def export_formats(
-    state: StepState, recipe: Recipe, plan: BundlePlan, model: str, checkpoint: Path | None, base_key: str
+    state: StepState,
+    recipe: Recipe,
+    plan: BundlePlan,
+    model: str,
+    checkpoint: Path | None,
+    base_key: str,
+    name: str | None = None,
 ) -> None:
-    """Export `model` once per format into the bundle (the first format creates it)."""
+    """Export `model` once per format into the bundle (the first format creates it), called `name`."""
     from edgeship.export.registry import ExportOptions
     from edgeship.pipeline.export import export_model
+    from edgeship.sources.model_source import ModelSource
 
-    options = recipe.export
-    export_options = ExportOptions(
-        max_length=options.max_length,
-        opset=options.opset,
-        optimize=options.optimize,
-        precision=options.precision,
-        max_batch=options.max_batch,
-        workspace_mb=options.workspace_mb,
-        timing_cache=options.timing_cache,
-    )
+    options = recipe.export.narrow(ExportOptions)
+    source = recipe.teacher.narrow(ModelSource).model_copy(update={"checkpoint": checkpoint, "name": name})
 
     def export(artifact_format: str) -> None:
         bundle, _ = export_model(
             model,
             plan.root,
             artifact_format=artifact_format,
-            checkpoint=checkpoint,
-            task=recipe.teacher.task,
-            labels=recipe.teacher.labels,
-            revision=recipe.teacher.revision,
-            options=export_options,
-            parity_samples=options.parity_samples,
-            device=options.device if artifact_format == "tensorrt" else None,
+            source=source,
+            options=options if artifact_format == "tensorrt" else options.model_copy(update={"device": None}),
         )
         if bundle.manifest.source.role is None:
             bundle.manifest.source.role = plan.role  # type: ignore[assignment]

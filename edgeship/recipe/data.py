@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
-from edgeship.compress.data import ImageExamples, TextExamples
 from edgeship.recipe.schema import Data
+from edgeship.sources.data import ImageExamples, TextExamples
 
 Examples: TypeAlias = TextExamples | ImageExamples
 
@@ -30,9 +30,9 @@ class RecipeData:
 
 def load_recipe_data(data: Data, labels: list[str] | None) -> RecipeData:
     """Load `data.train` (a bundled dataset or a path), hold out or load eval, pick calibration."""
-    from edgeship.compress.datasets import DATASETS, split_examples
     from edgeship.errors import DataError
     from edgeship.pipeline.distill import load_examples
+    from edgeship.sources.datasets import DATASETS, split_examples
 
     if not labels and data.train not in DATASETS:
         raise DataError(

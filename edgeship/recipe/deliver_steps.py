@@ -78,7 +78,7 @@ def _check_variant_ids(device: DeviceRun, plans: list[BundlePlan]) -> None:
 def roll_out(state: StepState, recipe: Recipe, plans: list[BundlePlan]) -> None:
     """The staged push: canaries checked (benchmark, parity) before any live file changes; stops on failure."""
     from edgeship.devices.registry import get_device
-    from edgeship.devices.rollout import rollout
+    from edgeship.pipeline.rollout import rollout
 
     settings = recipe.push
     if not settings.devices:
@@ -93,7 +93,7 @@ def roll_out(state: StepState, recipe: Recipe, plans: list[BundlePlan]) -> None:
             [get_device(name) for name in settings.devices],
             bundle,
             variants,
-            settings.canary,
+            settings.canary or 1,
             settings.max_parity_diff,
         )
         failed = next((o for o in outcomes if o.status == "failed"), None)

@@ -6,7 +6,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeship.compress.data import examples_digest
 from edgeship.console import step
 from edgeship.recipe.bundle_steps import (
     BundlePlan,
@@ -26,6 +25,7 @@ from edgeship.recipe.deliver_steps import (
 from edgeship.recipe.schema import Recipe
 from edgeship.recipe.steps import StepRecord, StepState, content_key
 from edgeship.recipe.teacher import ResolvedTeacher, data_labels, resolve_teacher
+from edgeship.sources.data import examples_digest
 
 STATE_DIR = ".edgeship-run"
 
@@ -87,7 +87,7 @@ def _teacher_bundle(
     plan = BundlePlan("teacher", out / recipe.name, recipe.export.formats, recipe.quantize.schemes)
     base_key = content_key(teacher.key, recipe.teacher, recipe.export.model_dump(exclude={"formats"}))
     reset_if_changed(state, plan, f"teacher/export/{plan.formats[0]}", content_key(base_key, plan.formats[0]))
-    export_formats(state, recipe, plan, teacher.model, teacher.checkpoint, base_key)
+    export_formats(state, recipe, plan, teacher.model, teacher.checkpoint, base_key, teacher.name)
     score_and_quantize(state, recipe, plan, data, keys)
     return plan
 
@@ -96,7 +96,7 @@ def _student_bundle(
     state: StepState, recipe: Recipe, out: Path, teacher: ResolvedTeacher, data: RecipeData, keys: DataKeys
 ) -> BundlePlan:
     """Distill the student (writes its onnx-fp32), export its other formats, score and quantize it."""
-    from edgeship.pipeline.distill import DistillOptions, distill_to_bundle, saved_student
+    from edgeship.pipeline.distill import distill_to_bundle, saved_student
 
     student = recipe.student
     assert student is not None
@@ -107,24 +107,8 @@ def _student_bundle(
         teacher.key, training, keys.train, keys.eval, recipe.export.max_length, recipe.data.seed
     )
     reset_if_changed(state, plan, "student/distill", key)
-    options = DistillOptions(
-        student=student.family,
-        layers=student.layers,
-        hidden_size=student.hidden_size,
-        variant=student.variant,
-        student_config=student.student_config,
-        epochs=student.epochs,
-        batch_size=student.batch_size,
-        learning_rate=student.lr,
-        max_length=recipe.export.max_length,
-        seed=recipe.data.seed,
-        temperature=student.temperature,
-        alpha=student.alpha,
-        hidden_weight=student.hidden_weight,
-        attention_weight=student.attention_weight,
-        hidden_loss=student.hidden_loss,
-        checkpoint_every=student.checkpoint_every,
-        mixed_precision=student.mixed_precision,
+    options = student.distill_options(recipe.export.max_length, recipe.data.seed).model_copy(
+        update={"checkpoint_dir": student.checkpoint_dir or out / STATE_DIR / "student-checkpoints"}
     )
     state.run(
         "student/distill",
@@ -136,8 +120,7 @@ def _student_bundle(
             options,
             eval_data=data.eval,
             teacher_checkpoint=teacher.checkpoint,
-            checkpoint_dir=student.checkpoint_dir or out / STATE_DIR / "student-checkpoints",
-            resume=student.resume,
+            teacher_name=teacher.name,
         ),
         done=plan.root.is_dir(),
     )

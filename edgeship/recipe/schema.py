@@ -5,19 +5,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from edgeship.compress.quantize.spec import QuantizationOptions, QuantizationSpec, Scheme
+from edgeship.compress.quantize.spec import SchemeId
+from edgeship.export.registry import ExportOptions
+from edgeship.options import StepOptions
+from edgeship.sources.model_source import ModelSource
+from edgeship.step_options import (
+    AppSettings,
+    BenchSettings,
+    DistillOptions,
+    EvalOptions,
+    Platform,
+    QuantizeSettings,
+    ReportOptions,
+    RolloutSettings,
+    StudentChoice,
+    TrainingOptions,
+)
 
-Task = Literal["text-classification", "image-classification"]
 BundleRole = Literal["teacher", "student"]
 BUNDLE_ROLES: tuple[BundleRole, ...] = ("teacher", "student")
 
 
-class Section(BaseModel):
+class Section(StepOptions):
     """A recipe section: unknown keys are errors, values are immutable once loaded."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class FineTune(Section):
@@ -29,18 +41,14 @@ class FineTune(Section):
     image_size: int = Field(default=64, ge=16, description="Images: training and export resolution.")
 
 
-class Teacher(Section):
-    """The model to ship (`export MODEL`, `--checkpoint`, `--task`, `--labels`, `--revision`)."""
+class Teacher(ModelSource):
+    """The model to ship: `export MODEL` and its model flags (`--checkpoint`, `--task`, `--labels`, ...)."""
 
     model: str = Field(description="HF directory or hub id, timm:NAME, or packaged:NAME (offline weights).")
-    checkpoint: Path | None = None
-    task: Task | None = None
-    labels: list[str] | None = None
-    revision: str | None = None
     fine_tune: FineTune | None = None
 
 
-class Data(Section):
+class Data(EvalOptions):
     """Training, evaluation and calibration data (`--data`, `--eval-data`, `--calibration-data`)."""
 
     train: str = Field(
@@ -56,111 +64,70 @@ class Data(Section):
     eval_samples: int = Field(
         default=2000, ge=8, description="Held-out examples (taken from train, or the first N)."
     )
-    split: str = Field(default="eval", description="Name of the eval split, recorded in the manifest.")
-    batch_size: int = Field(default=32, ge=1, description="Evaluation batch size.")
     seed: int = 0
 
 
-class Export(Section):
-    """Artifacts written per bundle (`export --format ...` and its options)."""
+class Export(ExportOptions):
+    """Artifacts written per bundle: `export --format ...` once per format, with the export flags."""
 
     formats: list[str] = Field(default_factory=lambda: ["onnx"], min_length=1)
-    max_length: int = Field(default=128, ge=8)
-    opset: int | None = None
-    optimize: bool = True
-    parity_samples: int = Field(default=16, ge=1)
-    precision: Literal["fp32", "fp16", "int8", "int4"] = "fp32"
-    max_batch: int = Field(default=8, ge=1)
-    workspace_mb: int = Field(default=2048, ge=1)
-    timing_cache: Path | None = None
-    device: str | None = Field(default=None, description="TensorRT: build the engines on this device.")
 
 
-class Quantize(QuantizationOptions):
+SchemesByFormat = dict[str, list[SchemeId]]
+
+
+class Quantize(QuantizeSettings):
     """Quantized variants per format (`quantize --scheme ... --format ...`), within an accuracy budget."""
 
-    schemes: dict[str, list[Scheme]] = Field(
+    schemes: SchemesByFormat = Field(
         default_factory=dict, description="Format -> schemes, e.g. {onnx: [int8-dynamic, int4-weight]}."
     )
-    max_accuracy_drop: float | None = Field(default=None, ge=0)
-    min_agreement: float | None = Field(default=None, ge=0, le=1)
-    source: str | None = Field(default=None, description="Variant to quantize (default: FORMAT-fp32).")
-
-    def specs(self, scheme_names: list[Scheme]) -> list[QuantizationSpec]:
-        """One spec per scheme, each with this section's options."""
-        options = self.model_dump(include=set(QuantizationOptions.model_fields))
-        return [QuantizationSpec(scheme=name, **options) for name in scheme_names]
 
 
-class Student(Section):
+class Student(StudentChoice, TrainingOptions):
     """Distil the teacher into a student bundle (`distill --student ...` and its options)."""
 
-    family: str = Field(
-        default="distilbert", description="distilbert, tinybert, mobilebert, efficientformer, custom."
-    )
-    layers: int | None = Field(default=None, ge=1)
-    hidden_size: int | None = Field(default=None, ge=8)
-    variant: str | None = None
-    student_config: str | None = None
-    epochs: int = Field(default=3, ge=1)
-    batch_size: int = Field(default=32, ge=1)
-    lr: float = Field(default=1e-4, gt=0)
-    temperature: float | None = Field(default=None, gt=0)
-    alpha: float | None = Field(default=None, ge=0, le=1)
-    hidden_weight: float | None = Field(default=None, ge=0)
-    attention_weight: float | None = Field(default=None, ge=0)
-    hidden_loss: Literal["mse", "cosine"] | None = None
-    checkpoint_every: int = Field(default=0, ge=0)
-    checkpoint_dir: Path | None = None
-    resume: Path | None = None
-    mixed_precision: Literal["auto", "no", "fp16", "bf16"] = "auto"
     formats: list[str] | None = Field(default=None, description="Default: export.formats; onnx comes first.")
-    schemes: dict[str, list[Scheme]] | None = Field(
+    schemes: SchemesByFormat | None = Field(
         default=None, description="Default: quantize.schemes of the student's formats."
     )
 
+    def distill_options(self, max_length: int, seed: int) -> DistillOptions:
+        """The distill step's options: this section's, with the recipe's sequence length and seed."""
+        chosen = self.model_fields_set - {"formats", "schemes"}
+        return DistillOptions(
+            max_length=max_length, seed=seed, **{name: getattr(self, name) for name in chosen}
+        )
 
-class DeviceRun(Section):
+
+class DeviceRun(BenchSettings):
     """One device to benchmark on (`bench --device NAME` and its options)."""
 
     name: str
     variants: list[str] | None = Field(default=None, description="Variant ids; default: all.")
     bundles: list[BundleRole] = Field(default_factory=lambda: list(BUNDLE_ROLES))
-    threads: int | None = Field(default=None, ge=1)
-    runs: int | None = Field(default=None, ge=1)
-    warmup: int | None = Field(default=None, ge=0)
-    batch: int = Field(default=1, ge=1)
-    seq_len: int | None = Field(default=None, ge=1)
     optional: bool = Field(
         default=False, description="A device that cannot be reached is reported, not fatal."
     )
 
 
-class Push(Section):
+class Push(RolloutSettings):
     """A staged rollout after the benchmarks (`push --devices ... --canary N`): canaries first, then the rest."""
 
-    devices: list[str] = Field(default_factory=list, description="Device names, in rollout order.")
-    canary: int = Field(default=1, ge=1)
-    variant: list[str] | None = Field(default=None, description="Variant ids; default: all.")
-    max_parity_diff: float | None = Field(default=None, ge=0)
     bundle: BundleRole | None = Field(default=None, description="Default: the student when there is one.")
 
 
-class Report(Section):
+class Report(ReportOptions):
     """`report BUNDLE` for each bundle."""
 
     enabled: bool = True
-    out: Path | None = None
 
 
-class App(Section):
+class App(AppSettings):
     """`app BUNDLE --platform ...`: the mobile kits, from one bundle."""
 
-    platforms: list[Literal["android", "ios"]] = Field(default_factory=list)
+    platforms: list[Platform] = Field(default_factory=list)
     bundle: BundleRole | None = Field(default=None, description="Default: the student when there is one.")
-    artifact: Literal["tflite", "ort"] | None = None
-    variant: str | None = None
-    out: Path | None = None
 
 
 class Tracking(Section):
@@ -203,10 +170,12 @@ class Recipe(Section):
         for section in ("app", "push"):
             if getattr(self, section).bundle == "student" and self.student is None:
                 raise ValueError(f"{section}.bundle is student but the recipe has no student section")
-        if self.push.devices and self.push.canary > len(self.push.devices):
+        if self.push.devices and (self.push.canary or 1) > len(self.push.devices):
             raise ValueError(
                 f"push.canary {self.push.canary} is more than the {len(self.push.devices)} devices"
             )
+        for _, _, schemes in self.format_plans():
+            self.quantize.specs(name for names in schemes.values() for name in names)
         return self
 
     def student_formats(self) -> list[str]:
@@ -214,14 +183,14 @@ class Recipe(Section):
         assert self.student is not None
         return self.student.formats or self.export.formats
 
-    def student_schemes(self) -> dict[str, list[Scheme]]:
+    def student_schemes(self) -> SchemesByFormat:
         """The student's schemes per format (default: the teacher's, for the student's formats)."""
         assert self.student is not None
         if self.student.schemes is not None:
             return self.student.schemes
         return {f: schemes for f, schemes in self.quantize.schemes.items() if f in self.student_formats()}
 
-    def format_plans(self) -> list[tuple[str, list[str], dict[str, list[Scheme]]]]:
+    def format_plans(self) -> list[tuple[str, list[str], SchemesByFormat]]:
         """(label, formats, schemes) for the teacher and, when there is one, the student."""
         plans = [("quantize.schemes", self.export.formats, self.quantize.schemes)]
         if self.student is not None:

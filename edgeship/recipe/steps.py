@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeship import __version__
 from edgeship.bundle import write_text_atomic
 from edgeship.console import console
+from edgeship.version import __version__
 
 
 def content_key(*parts: Any) -> str:

@@ -26,6 +26,8 @@ class ResolvedTeacher:
     model: str
     checkpoint: Path | None
     key: str
+    name: str
+    """What the bundles call it: the recipe's model spec, and what it was fine-tuned on."""
     trained_seconds: float | None = None
     """Seconds spent fine-tuning in this run (None: not fine-tuned here, or reused from the cache)."""
 
@@ -34,7 +36,7 @@ def data_labels(teacher: Teacher, cache_dir: Path) -> list[str] | None:
     """Label names to read the data with: the recipe's, else (no fine-tuning) the teacher's own head's."""
     if teacher.labels or teacher.fine_tune is not None:
         return teacher.labels
-    from edgeship.compress.sources import load_model
+    from edgeship.sources.loading import load_model
 
     model, checkpoint = _packaged(teacher, cache_dir)
     with step(f"Reading the labels of {model}"):
@@ -45,7 +47,7 @@ def _packaged(teacher: Teacher, cache_dir: Path) -> tuple[str, Path | None]:
     """The teacher's model spec and checkpoint, a packaged:NAME resolved to its files."""
     if not teacher.model.startswith(PACKAGED_PREFIX):
         return teacher.model, teacher.checkpoint
-    from edgeship.compress.packaged import resolve_packaged
+    from edgeship.sources.packaged import resolve_packaged
 
     packaged = resolve_packaged(teacher.model.removeprefix(PACKAGED_PREFIX), cache_dir)
     return packaged.model, teacher.checkpoint or packaged.checkpoint
@@ -57,7 +59,9 @@ def resolve_teacher(
     """The teacher's model spec, fine-tuned on `data.train` first when the recipe asks (cached by content)."""
     model, checkpoint = _packaged(teacher, cache_dir)
     if teacher.fine_tune is None:
-        return ResolvedTeacher(model, checkpoint, content_key(model, checkpoint, teacher.revision))
+        return ResolvedTeacher(
+            model, checkpoint, content_key(model, checkpoint, teacher.revision), teacher.model
+        )
     key = content_key(
         teacher.model, checkpoint, teacher.revision, teacher.fine_tune, data_key, max_length, seed
     )
@@ -71,7 +75,8 @@ def resolve_teacher(
         console.print(f"[green]✓[/green] Reusing the fine-tuned teacher in {folder}")
     record = json.loads((folder / DONE_FILE).read_text())
     fine_tuned_checkpoint = folder / record["checkpoint"] if record["checkpoint"] else None
-    return ResolvedTeacher(record["model"], fine_tuned_checkpoint, key, trained_seconds)
+    name = f"{teacher.model} fine-tuned on {data.train.name} ({len(data.train)} examples)"
+    return ResolvedTeacher(record["model"], fine_tuned_checkpoint, key, name, trained_seconds)
 
 
 def _fine_tune(

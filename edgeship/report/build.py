@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from edgeship import __version__
 from edgeship.manifest import Benchmark, Manifest
 from edgeship.report.document import Block, Figure, Heading, Paragraph, Table
 from edgeship.report.plots import accuracy_vs_latency_png, size_vs_latency_png
 from edgeship.report.points import device_points, latest_benchmarks, pareto_front
+from edgeship.version import __version__
 
 EMULATED = "emulated: compare variants with each other, not with real devices"
 

@@ -29,7 +29,7 @@ def kit_bundle(tmp_path_factory: pytest.TempPathFactory, bert_dir: Path) -> Path
 @pytest.fixture(scope="session")
 def sentences() -> list[str]:
     """300 real critic snippets (every 40th of Rotten Tomatoes) plus hard cases for the tokenizer."""
-    from edgeship.compress.datasets import load_rotten_tomatoes
+    from edgeship.sources.datasets import load_rotten_tomatoes
 
     texts = load_rotten_tomatoes().texts[::40][:300]
     assert len(texts) == 300

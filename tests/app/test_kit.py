@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from edgeship.bundle import Bundle
-from edgeship.compress.preprocess import encode_texts, load_image
 from edgeship.runtimes.base import open_session
+from edgeship.sources.preprocess import encode_texts, load_image
 from tests.app.conftest import MAX_LENGTH, load_client
 from tests.conftest import run_cli
 

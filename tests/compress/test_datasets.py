@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from edgeship.compress import datasets
-from edgeship.compress.data import ImageExamples, TextExamples
-from edgeship.compress.datasets import DATASETS, load_rotten_tomatoes, split_examples
 from edgeship.errors import DataError, MissingDependencyError
+from edgeship.sources import datasets
+from edgeship.sources.data import ImageExamples, TextExamples
+from edgeship.sources.datasets import DATASETS, load_rotten_tomatoes, split_examples
 
 UNIQUE_SNIPPETS = 12_752
 FRESH_SNIPPETS = 7_368

@@ -12,7 +12,6 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from edgeship.compress.data import TextExamples  # noqa: E402
 from edgeship.compress.finetune import (  # noqa: E402
     FineTuneOptions,
     _length_grouped_batches,
@@ -20,6 +19,7 @@ from edgeship.compress.finetune import (  # noqa: E402
     predict_text_classifier,
 )
 from edgeship.errors import DataError  # noqa: E402
+from edgeship.sources.data import TextExamples  # noqa: E402
 
 GOOD = ["good", "great", "wonderful", "superb", "delightful", "brilliant"]
 BAD = ["bad", "awful", "terrible", "boring", "dreadful", "dull"]

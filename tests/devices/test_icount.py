@@ -64,8 +64,13 @@ def test_the_job_maps_host_files_into_the_guest(tmp_path: Path) -> None:
     model, out = tmp_path / "dir with space" / "m.tflite", tmp_path / "out.npz"
     model.parent.mkdir()
     model.write_bytes(b"tflite")
-    job = GuestJob.from_arguments(["--model", str(model), "--save-outputs", str(out), "--runs", "2"])
+    job = GuestJob.from_arguments(
+        ["bench", "--format", "tflite", "--model", str(model), "--save-outputs", str(out), "--runs", "2"]
+    )
     assert job.arguments == [
+        "bench",
+        "--format",
+        "tflite",
         "--model",
         "/edgeship/in/0/m.tflite",
         "--save-outputs",
@@ -75,14 +80,14 @@ def test_the_job_maps_host_files_into_the_guest(tmp_path: Path) -> None:
         "2",
     ]
     assert job.inputs == {"/edgeship/in/0/m.tflite": model} and job.runtimes == {"ai-edge-litert"}
-    assert GuestJob.from_arguments(["--probe"]).runtimes == {"onnxruntime", "ai-edge-litert"}
+    assert GuestJob.from_arguments(["probe"]).runtimes == {"onnxruntime", "ai-edge-litert"}
     console = f"[boot noise]\r\n{job.marker}-BEGIN\r\n" + json.dumps(
         {"returncode": 0, "stdout": "{}", "stderr": "", "outputs": {"out.npz": "aGk="}}
     )
     assert job.completed(console + f"\r\n{job.marker}-END\r\n").returncode == 0 and out.read_bytes() == b"hi"
     assert "printed no result" in job.completed("Kernel panic").stderr
     with pytest.raises(DeviceError, match="is not a file"):
-        GuestJob.from_arguments(["--model", str(tmp_path / "missing.onnx")])
+        GuestJob.from_arguments(["bench", "--format", "onnx", "--model", str(tmp_path / "missing.onnx")])
 
 
 @pytest.mark.icount
@@ -101,7 +106,8 @@ def test_outputs_match_the_host_and_two_boots_time_identically(
     for boot in ("first", "second"):
         saved = tmp_path / boot / "arm.npz"  # same file name: both boots get byte-identical initramfs images
         saved.parent.mkdir()
-        arguments = ["--model", str(tiny_onnx), "--input-file", str(tmp_path / "feeds.npz")]
+        arguments = ["bench", "--format", "onnx", "--model", str(tiny_onnx)]
+        arguments += ["--input-file", str(tmp_path / "feeds.npz")]
         arguments += [
             "--save-outputs",
             str(saved),
@@ -146,5 +152,5 @@ def test_a_run_past_its_timeout_fails_in_one_line(device: IcountDevice, tiny_onn
     hurried = IcountDevice("qemu-a72-icount", get_profile("qemu-a72-icount"), timeout=1)
     inputs = [{"name": "x", "dtype": "float32", "shape": [1, 64]}]
     with pytest.raises(DeviceError, match="did not power off within 1 s") as raised:
-        hurried.run_agent(str(tiny_onnx), inputs, threads=1, runs=1, warmup=0)
+        hurried.run_agent(str(tiny_onnx), inputs, artifact_format="onnx", threads=1, runs=1, warmup=0)
     assert "\n" not in str(raised.value) and "--runs" in raised.value.hint

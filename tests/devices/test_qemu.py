@@ -41,7 +41,9 @@ def emulated(userland: Userland, *arguments: str, cpu: str = "cortex-a72") -> su
 
 def agent_outputs(python: list[str], model: Path, feeds: Path, out: Path) -> dict:
     """Run the agent with real inputs, saving the first run's outputs; returns its JSON."""
-    command = [*python, str(agent_path()), "--model", str(model), "--input-file", str(feeds)]
+    artifact_format = model.suffix.removeprefix(".")
+    command = [*python, str(agent_path()), "bench", "--format", artifact_format, "--model", str(model)]
+    command += ["--input-file", str(feeds)]
     command += ["--save-outputs", str(out), "--runs", "2", "--warmup", "0", "--threads", "1"]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert completed.returncode == 0, completed.stderr
@@ -53,7 +55,7 @@ def test_the_emulated_cpu_is_an_a72_that_refuses_armv82_dot_product(userland: Us
     assert refused.returncode == -4, (refused.returncode, refused.stderr)  # SIGILL
     allowed = emulated(userland, "-c", SDOT_PROBE, cpu="cortex-a76")
     assert allowed.returncode == 0 and "sdot ran" in allowed.stdout
-    probe = emulated(userland, str(agent_path()), "--probe")
+    probe = emulated(userland, str(agent_path()), "probe")
     facts = json.loads(probe.stdout)
     assert facts["cpu"]["machine"] == "aarch64" and facts["cpu"]["model"] == "Cortex-A72"
     assert "asimddp" not in facts["cpu"]["features"]
@@ -85,9 +87,9 @@ def tflite_text_models(tmp_path_factory: pytest.TempPathFactory, distilbert_dir:
     pytest.importorskip("ai_edge_quantizer")
     from edgeship.compress.quantize.registry import get_quantizer
     from edgeship.compress.quantize.spec import QuantizationSpec
-    from edgeship.compress.sources import load_model
     from edgeship.export.registry import ExportOptions, get_exporter
-    from edgeship.export.sample_inputs import sample_inputs
+    from edgeship.sources.loading import load_model
+    from edgeship.tasks.base import sample_inputs
 
     directory = tmp_path_factory.mktemp("tflite-arm")
     loaded = load_model(str(distilbert_dir))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edgeship.bundle import Bundle, sha256_of
-from edgeship.devices.rollout import compare_outputs
+from edgeship.pipeline.rollout import compare_outputs
 from tests.conftest import run_cli
 from tests.devices.conftest import Sshd, add_ssh_device
 from tests.runtimes.test_bench import bare_venv

@@ -145,7 +145,7 @@ def test_a_device_without_the_runtime_is_told_to_install_it(
     result = run_cli("bench", str(bundle_copy), "--device", "pi", "--runs", "2")
     assert result.returncode == 1
     assert "device 'pi' cannot run onnx-fp32: onnxruntime is not installed there" in result.stderr
-    assert "install onnxruntime / ai-edge-litert on the device" in result.stderr
+    assert "install onnxruntime on the device: python3 -m pip install onnxruntime" in result.stderr
 
 
 def test_a_device_with_only_tflite_runtime_is_told_which_variants_it_cannot_run(

@@ -11,16 +11,16 @@ import pytest
 
 from edgeship.bundle import Bundle
 from edgeship.compress.quantize.spec import QuantizationSpec
-from edgeship.compress.sources import LoadedModel, load_model
 from edgeship.errors import BundleError, UnsupportedModelError
 from edgeship.export.parity import reference_logits
 from edgeship.export.registry import ExportOptions, ExportResult, get_exporter
-from edgeship.export.sample_inputs import sample_inputs
-from edgeship.export.tflite_graph import custom_ops, read_operators
 from edgeship.manifest import ImagePreprocessing
 from edgeship.pipeline.export import export_model
 from edgeship.pipeline.quantize import quantize_bundle
 from edgeship.runtimes.base import open_session
+from edgeship.runtimes.tflite_graph import custom_ops, read_operators
+from edgeship.sources.loading import LoadedModel, load_model
+from edgeship.tasks.base import sample_inputs
 from tests.conftest import run_cli
 
 pytest.importorskip("litert_torch")

@@ -7,117 +7,35 @@ from pathlib import Path
 
 import pytest
 import typer
+from pydantic import BaseModel
 
+from edgeship import step_options
 from edgeship.cli import app as cli_app
 from edgeship.cli import register_commands
 from edgeship.errors import EdgeshipError
+from edgeship.export.registry import ExportOptions
+from edgeship.options import internal_fields
+from edgeship.recipe import schema
 from edgeship.recipe.load import RecipeError, load_recipe
-from edgeship.recipe.schema import Recipe
+from edgeship.sources.model_source import ModelSource
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 MINIMAL = "name: tiny\nteacher:\n  model: some/model\ndata:\n  train: rotten_tomatoes\n"
 
-# Every flag of the single-step commands and the recipe key that sets it ("(bundle)": the recipe's own
-# bundles play that part; "(device)": the device entry itself).
-RECIPE_KEY_OF_FLAG = {
-    "export": {
-        "model": "teacher.model",
-        "out": "out",
-        "artifact_format": "export.formats",
-        "checkpoint": "teacher.checkpoint",
-        "task": "teacher.task",
-        "labels": "teacher.labels",
-        "revision": "teacher.revision",
-        "max_length": "export.max_length",
-        "opset": "export.opset",
-        "optimize": "export.optimize",
-        "parity_samples": "export.parity_samples",
-        "precision": "export.precision",
-        "max_batch": "export.max_batch",
-        "workspace_mb": "export.workspace_mb",
-        "timing_cache": "export.timing_cache",
-        "device": "export.device",
-    },
-    "quantize": {
-        "bundle": "(bundle)",
-        "scheme": "quantize.schemes",
-        "artifact_format": "quantize.schemes",
-        "source": "quantize.source",
-        "calibration_data": "data.calibration",
-        "calibration_samples": "quantize.calibration_samples",
-        "calibration_method": "quantize.calibration_method",
-        "block_size": "quantize.block_size",
-        "symmetric": "quantize.symmetric",
-        "int4_algorithm": "quantize.int4_algorithm",
-        "per_channel": "quantize.per_channel",
-        "target_cpu": "quantize.target_cpu",
-        "target_runtime": "quantize.target_runtime",
-        "keep_float": "quantize.keep_float",
-        "eval_data": "data.eval",
-        "eval_split": "data.split",
-        "min_agreement": "quantize.min_agreement",
-        "max_accuracy_drop": "quantize.max_accuracy_drop",
-    },
-    "distill": {
-        "teacher": "teacher.model",
-        "student": "student.family",
-        "data": "data.train",
-        "out": "out",
-        "eval_data": "data.eval",
-        "teacher_checkpoint": "teacher.checkpoint",
-        "layers": "student.layers",
-        "hidden_size": "student.hidden_size",
-        "variant": "student.variant",
-        "student_config": "student.student_config",
-        "epochs": "student.epochs",
-        "batch_size": "student.batch_size",
-        "lr": "student.lr",
-        "max_length": "export.max_length",
-        "temperature": "student.temperature",
-        "alpha": "student.alpha",
-        "hidden_weight": "student.hidden_weight",
-        "attention_weight": "student.attention_weight",
-        "hidden_loss": "student.hidden_loss",
-        "seed": "data.seed",
-        "checkpoint_every": "student.checkpoint_every",
-        "checkpoint_dir": "student.checkpoint_dir",
-        "resume": "student.resume",
-        "mixed_precision": "student.mixed_precision",
-    },
-    "eval": {
-        "bundle": "(bundle)",
-        "data": "data.eval",
-        "variant": "devices.variants",
-        "split": "data.split",
-        "batch_size": "data.batch_size",
-    },
-    "bench": {
-        "bundle": "(bundle)",
-        "device": "devices.name",
-        "variant": "devices.variants",
-        "threads": "devices.threads",
-        "runs": "devices.runs",
-        "warmup": "devices.warmup",
-        "batch": "devices.batch",
-        "seq_len": "devices.seq_len",
-    },
-    "report": {"bundle": "(bundle)", "out": "report.out"},
-    "push": {
-        "bundle": "push.bundle",
-        "device": "push.devices",
-        "devices": "push.devices",
-        "canary": "push.canary",
-        "variant": "push.variant",
-        "max_parity_diff": "push.max_parity_diff",
-    },
-    "app": {
-        "bundle": "app.bundle",
-        "platform": "app.platforms",
-        "artifact": "app.artifact",
-        "variant": "app.variant",
-        "out": "app.out",
-    },
-}
+# Each recipe section extends the options model of the command it runs, so a flag and its recipe key are
+# one declaration: (command, recipe section, the options model both share).
+SHARED_OPTIONS = [
+    ("export", schema.Export, ExportOptions),
+    ("export", schema.Teacher, ModelSource),
+    ("quantize", schema.Quantize, step_options.QuantizeSettings),
+    ("distill", schema.Student, step_options.StudentChoice),
+    ("distill", schema.Student, step_options.TrainingOptions),
+    ("eval", schema.Data, step_options.EvalOptions),
+    ("bench", schema.DeviceRun, step_options.BenchSettings),
+    ("push", schema.Push, step_options.RolloutSettings),
+    ("report", schema.Report, step_options.ReportOptions),
+    ("app", schema.App, step_options.AppSettings),
+]
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -126,28 +44,17 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def recipe_key_exists(key: str) -> bool:
-    """Whether `section.field` names a field of the recipe model (lists of sections included)."""
-    model: type = Recipe
-    for part in key.split("."):
-        fields = model.model_fields  # type: ignore[attr-defined]
-        if part not in fields:
-            return False
-        annotation = fields[part].annotation
-        inner = [arg for arg in getattr(annotation, "__args__", ()) if hasattr(arg, "model_fields")]
-        model = inner[0] if inner else annotation
-    return True
-
-
-def test_every_flag_of_the_single_step_commands_has_a_recipe_key() -> None:
+@pytest.mark.parametrize(("command", "section", "shared"), SHARED_OPTIONS)
+def test_recipe_sections_and_commands_share_one_options_model(
+    command: str, section: type, shared: type[BaseModel]
+) -> None:
     if not cli_app.registered_commands:
         register_commands()
-    commands = typer.main.get_command(cli_app).commands  # type: ignore[attr-defined]
-    for name, keys in RECIPE_KEY_OF_FLAG.items():
-        flags = {param.name for param in commands[name].params}
-        assert flags == set(keys), f"{name}: flags without a recipe key: {sorted(flags - set(keys))}"
-        for flag, key in keys.items():
-            assert key == "(bundle)" or recipe_key_exists(key), f"{name} --{flag}: no recipe key {key}"
+    params = {param.name for param in typer.main.get_command(cli_app).commands[command].params}  # type: ignore[attr-defined]
+    assert issubclass(section, shared)
+    assert set(shared.model_fields) - internal_fields(shared) <= params, f"{command} lacks flags of {shared}"
+    for name, field in shared.model_fields.items():  # inherited as declared, never redeclared
+        assert repr(section.model_fields[name]) == repr(field), name
 
 
 def test_minimal_recipe_gets_the_defaults(tmp_path: Path) -> None:
@@ -174,8 +81,8 @@ def test_minimal_recipe_gets_the_defaults(tmp_path: Path) -> None:
         ),
         (
             MINIMAL + "quantize:\n  schemes:\n    onnx: [int3]\n",
-            "recipe.yaml:8: quantize.schemes.onnx.0: Input should be 'int8-dynamic', 'int8-static', "
-            "'int4-weight' or 'fp16' (got 'int3')",
+            "recipe.yaml:8: quantize.schemes.onnx.0: unknown scheme 'int3' (choose from: fp16, int4-weight, "
+            "int8-dynamic, int8-static)",
         ),
         ("name: tiny\ndata:\n  train: x\n", "recipe.yaml: teacher: Field required"),
         (

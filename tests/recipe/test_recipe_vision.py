@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from edgeship.bundle import Bundle
-from edgeship.compress.datasets import FASHION_MNIST_DIR
+from edgeship.sources.datasets import FASHION_MNIST_DIR
 from tests.conftest import run_cli
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -64,7 +64,7 @@ def test_agent_says_tensorrt_is_missing_with_exit_3(tmp_path: Path) -> None:
     engine.write_bytes(b"not an engine")
     inputs = json.dumps([{"name": "x", "dtype": "float32", "shape": [1, 4]}])
     done = subprocess.run(
-        [sys.executable, "-I", str(AGENT), "--model", str(engine), "--inputs", inputs],
+        [sys.executable, "-I", str(AGENT), "bench", "--format", "tensorrt", "--model", str(engine), "--inputs", inputs],
         capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert done.returncode == agent.MISSING_RUNTIME_EXIT
@@ -250,7 +250,7 @@ def test_agent_builds_saves_outputs_and_times_with_trtexec(tmp_path: Path) -> No
     engine = tmp_path / "out" / "tiny.engine"
     profile = {"input_ids": {"min": [1, 1], "opt": [1, 8], "max": [4, 8]}}
     built = _lone_agent(
-        tmp_path, [fake], "--build-engine", str(graph), "--engine-out", str(engine), "--precision", "fp16",
+        tmp_path, [fake], "build-engine", str(graph), "--engine-out", str(engine), "--precision", "fp16",
         "--profile", json.dumps(profile), "--workspace-mb", "512", FAKE_TRTEXEC_LOG=str(log),
     )  # fmt: skip
     assert built.returncode == 0, built.stderr
@@ -272,7 +272,8 @@ def test_agent_builds_saves_outputs_and_times_with_trtexec(tmp_path: Path) -> No
     feeds = {"input_ids": np.random.default_rng(1).integers(0, 50, (2, 8)).astype(np.int64)}
     np.savez(tmp_path / "feeds.npz", **feeds)
     ran = _lone_agent(
-        tmp_path, [fake], "--model", str(engine), "--input-file", str(tmp_path / "feeds.npz"), "--runs", "3",
+        tmp_path, [fake], "bench", "--format", "tensorrt", "--model", str(engine),
+        "--input-file", str(tmp_path / "feeds.npz"), "--runs", "3",
         "--warmup", "1", "--save-outputs", str(tmp_path / "outputs.npz"),
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr
@@ -294,7 +295,7 @@ def test_agent_build_refuses_without_a_gpu_or_tensorrt_and_reports_trtexec_error
         pytest.skip("this machine has an NVIDIA GPU")
     graph = _tiny_onnx(tmp_path / "tiny.onnx")
     engine = tmp_path / "tiny.engine"
-    build = ["--build-engine", str(graph), "--engine-out", str(engine), "--profile", "{}"]
+    build = ["build-engine", str(graph), "--engine-out", str(engine), "--profile", "{}"]
     no_gpu = _lone_agent(tmp_path, [], *build)
     assert no_gpu.returncode == 1 and no_gpu.stderr.strip() == (
         "agent: this machine has no NVIDIA GPU (no nvidia-smi, not a Jetson)"

@@ -109,6 +109,9 @@ def test_agent_runs_as_a_lone_file_outside_the_package(bundle: Path, tmp_path: P
             sys.executable,
             "-I",
             str(lone),
+            "bench",
+            "--format",
+            "onnx",
             "--model",
             str(bundle / "models" / "onnx-fp32.onnx"),
             "--inputs",
@@ -165,7 +168,7 @@ def test_agent_runs_in_a_bare_venv_with_only_numpy_and_onnxruntime(bundle: Path,
         [python, "-c", "import edgeship"], capture_output=True, cwd=tmp_path, check=False
     )
     assert edgeship_visible.returncode != 0
-    facts = json.loads(run_lone_agent(python, tmp_path, "--probe").stdout)
+    facts = json.loads(run_lone_agent(python, tmp_path, "probe").stdout)
     assert set(facts["runtimes"]) == {"onnxruntime"} and facts["free_disk_mb"] > 0
     inputs = [
         {"name": "input_ids", "dtype": "int64", "shape": [1, 8], "low": 0, "high": 30522},
@@ -173,7 +176,17 @@ def test_agent_runs_in_a_bare_venv_with_only_numpy_and_onnxruntime(bundle: Path,
     ]
     model = str(bundle / "models" / "onnx-fp32.onnx")
     completed = run_lone_agent(
-        python, tmp_path, "--model", model, "--inputs", json.dumps(inputs), "--runs", "3"
+        python,
+        tmp_path,
+        "bench",
+        "--format",
+        "onnx",
+        "--model",
+        model,
+        "--inputs",
+        json.dumps(inputs),
+        "--runs",
+        "3",
     )
     assert completed.returncode == 0, completed.stderr
     result = json.loads(completed.stdout)
@@ -185,5 +198,7 @@ def test_agent_without_the_runtime_exits_3_and_says_what_to_install(bundle: Path
     python = bare_venv(tmp_path / "numpy-only", "numpy")
     inputs = json.dumps([{"name": "input_ids", "dtype": "int64", "shape": [1, 4]}])
     model = str(bundle / "models" / "onnx-fp32.onnx")
-    completed = run_lone_agent(python, tmp_path, "--model", model, "--inputs", inputs)
+    completed = run_lone_agent(
+        python, tmp_path, "bench", "--format", "onnx", "--model", model, "--inputs", inputs
+    )
     assert completed.returncode == 3 and "onnxruntime is not installed here" in completed.stderr

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from edgeship.compress.data import TextExamples
 from edgeship.compress.distill.distilbert_student import kept_layers
 from edgeship.compress.distill.estimate import count_parameters, estimate_macs
 from edgeship.compress.distill.registry import StudentOptions, build_student, student_names
 from edgeship.compress.distill.trainer import TrainOptions, distill
-from edgeship.compress.sources import LoadedModel, load_model
 from edgeship.errors import DistillError
+from edgeship.sources.data import TextExamples
+from edgeship.sources.loading import LoadedModel, load_model
 
 
 @pytest.fixture(scope="module")
@@ -186,9 +186,9 @@ def test_timm_checkpoint_config_sets_size_labels_and_normalisation(small_vision_
 def test_narrow_vision_student_at_64_px_makes_a_bundle(small_vision_teacher: Path, tmp_path: Path) -> None:
     from PIL import Image
 
-    from edgeship.compress.data import ImageExamples
     from edgeship.manifest import ImagePreprocessing
     from edgeship.pipeline.distill import DistillOptions, distill_to_bundle
+    from edgeship.sources.data import ImageExamples
 
     paths = []
     for index in range(24):

@@ -7,14 +7,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from edgeship.compress.sources import LoadedModel
 from edgeship.errors import ModelLoadError, ModelNotFoundError, UnsupportedModelError
 from edgeship.manifest import ImagePreprocessing, Task
-
-TASK_SUFFIXES: dict[str, Task] = {
-    "ForSequenceClassification": "text-classification",
-    "ForImageClassification": "image-classification",
-}
+from edgeship.sources.loading import LoadedModel
+from edgeship.tasks.base import get_task, task_names
 
 
 def load_hf_model(
@@ -35,7 +31,7 @@ def load_hf_model(
         config.label2id = {name: i for i, name in enumerate(labels)}
     auto_class = (
         transformers.AutoModelForSequenceClassification
-        if task == "text-classification"
+        if get_task(task).modality == "text"
         else transformers.AutoModelForImageClassification
     )
     try:
@@ -54,7 +50,7 @@ def load_hf_model(
         ) from exc
     model.eval()
     label_names = [str(config.id2label[i]) for i in range(config.num_labels)]
-    if task == "text-classification":
+    if get_task(task).modality == "text":
         tokenizer = _load_tokenizer(spec, revision)
         input_names = [n for n in tokenizer.model_input_names if n in _forward_arguments(model)]
         return LoadedModel(
@@ -123,14 +119,17 @@ def _load_config(spec: str, revision: str | None) -> Any:
 
 
 def _task_from_config(spec: str, config: Any) -> Task:
+    """The task whose head class the config's architecture carries (e.g. *ForSequenceClassification)."""
+    tasks = [get_task(name) for name in task_names()]
     for architecture in config.architectures or []:
-        for suffix, task in TASK_SUFFIXES.items():
-            if architecture.endswith(suffix):
-                return task
+        for task in tasks:
+            if architecture.endswith(task.hf_head):
+                return task.id
     found = ", ".join(config.architectures or ["none recorded"])
+    heads = " and ".join(f"*{task.hf_head}" for task in tasks)
     raise UnsupportedModelError(
-        f"'{spec}' is a {found} model; export supports *ForSequenceClassification and *ForImageClassification",
-        hint="pass --task text-classification or image-classification to add a new head (then fine-tune it)",
+        f"'{spec}' is a {found} model; export supports {heads}",
+        hint=f"pass --task ({', '.join(task_names())}) to add a new head (then fine-tune it)",
     )
 
 

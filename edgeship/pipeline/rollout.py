@@ -25,15 +25,15 @@ import numpy as np
 from edgeship.bundle import Bundle, sha256_of
 from edgeship.console import console
 from edgeship.devices.base import Device, Staged
-from edgeship.devices.push import bundle_folder, check_runnable, record_benchmark, staged_files
+from edgeship.devices.staging import STAGING, remove_staged
 from edgeship.errors import BundleError, DeviceError, EdgeshipError
 from edgeship.export.parity import load_reference
 from edgeship.manifest import Variant
+from edgeship.pipeline.push import bundle_folder, check_runnable, record_benchmark, staged_files
 from edgeship.runtimes.base import open_session
 
 PARITY_ROWS = 4  # rows of the bundle's parity inputs a dynamic-batch variant runs on the device
 DEFAULT_TOLERANCE = 1e-3  # max |device - host| when the variant records no parity tolerance
-STAGING = ".staging"
 
 Role = Literal["canary", "rest"]
 Status = Literal["promoted", "failed", "withdrawn", "not reached"]
@@ -79,20 +79,6 @@ def staging_path(relative: str, bundle: Bundle) -> str:
     """Where a file bound for `relative` (under the bundle's device folder) waits until promotion."""
     folder = bundle_folder(bundle)
     return f"{folder}/{STAGING}/{posixpath.relpath(relative, folder)}"
-
-
-def remove_staged(device: Device, root: str, staged: list[str], done: set[str] | None = None) -> None:
-    """Remove the `staged` files (paths under the device workdir, those in `done` already renamed away),
-    then the folders under `root` (a staging folder) that they leave empty, deepest first."""
-    folders = {root}
-    for relative in staged:
-        folder = posixpath.dirname(relative)
-        while folder.startswith(root + "/"):
-            folders.add(folder)
-            folder = posixpath.dirname(folder)
-    files = [r for r in dict.fromkeys(staged) if r not in (done or set())]
-    deepest_first = sorted(folders, key=lambda f: f.count("/"), reverse=True)
-    device.remove([device.location(f) for f in files], [device.location(f) for f in deepest_first])
 
 
 def compare_outputs(got: list[np.ndarray], expected: list[np.ndarray]) -> float:
@@ -252,7 +238,9 @@ class Rollout:
                 self.placements[index].staged.append(relative)
                 outputs = device.location(relative)
             with console.status(f"Checking parity of {variant} on {device.name}"):
-                got = device.outputs(model, parity_inputs, outputs, local_outputs)
+                got = device.outputs(
+                    model, parity_inputs, outputs, local_outputs, artifact_format=check.variant.format
+                )
             try:
                 diff = compare_outputs(got, check.reference)
             except ValueError as exc:
@@ -270,7 +258,13 @@ class Rollout:
             bench_inputs = self._put(index, check.bench_inputs)
             with console.status(f"Benchmarking {variant} on {device.name} ({runs} runs, {threads} threads)"):
                 raw = device.run_agent(
-                    model, [], threads=threads, runs=runs, warmup=warmup, input_file=bench_inputs
+                    model,
+                    [],
+                    artifact_format=check.variant.format,
+                    threads=threads,
+                    runs=runs,
+                    warmup=warmup,
+                    input_file=bench_inputs,
                 )
             outcome.latency_p50_ms[variant] = float(raw["latency_ms"]["p50"])
             raws[variant] = raw

@@ -16,8 +16,8 @@ from typing import Literal, Protocol, TypeVar
 import numpy as np
 
 from edgeship.cache import cache_root
-from edgeship.compress.data import ImageExamples, TextExamples
 from edgeship.errors import DataError, MissingDependencyError
+from edgeship.sources.data import ImageExamples, TextExamples
 
 ROTTEN_TOMATOES_FILE = "data/rotten_tomatoes_corpus_full.csv.bz2"
 ROTTEN_TOMATOES_LABELS = ["rotten", "fresh"]

@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgeship.errors import ModelNotFoundError
 from edgeship.manifest import ImagePreprocessing, Task
+from edgeship.tasks.base import Modality, get_task
+
+if TYPE_CHECKING:
+    import torch
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
@@ -30,11 +34,17 @@ class LoadedModel:
     input_names: list[str] = field(default_factory=list)
     revision: str | None = None
 
+    @property
+    def modality(self) -> Modality:
+        """What the model reads: text (token ids) or image (pixels), from its task's descriptor."""
+        return get_task(self.task).modality
+
     def logits_module(self) -> Any:
         """An nn.Module taking the inputs positionally (in `input_names` order) and returning logits."""
         import torch
 
         model, names, framework = self.model, self.input_names, self.framework
+        positional = framework == "timm" or (framework == "torch" and self.task == "image-classification")
 
         class Logits(torch.nn.Module):
             def __init__(self) -> None:
@@ -42,9 +52,11 @@ class LoadedModel:
                 self.model = model
 
             def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-                if framework == "timm":
-                    return self.model(*inputs)
-                return self.model(**dict(zip(names, inputs, strict=True))).logits
+                if positional:
+                    output = self.model(*inputs)
+                else:
+                    output = self.model(**dict(zip(names, inputs, strict=True)))
+                return output if framework == "timm" else _logits_of(output)
 
         return Logits().eval()
 
@@ -55,21 +67,27 @@ class LoadedModel:
 
 
 def load_model(
-    spec: str,
+    spec: str | torch.nn.Module,
     *,
     checkpoint: Path | None = None,
     task: Task | None = None,
     labels: list[str] | None = None,
     revision: str | None = None,
+    tokenizer: Path | None = None,
 ) -> LoadedModel:
-    """Resolve `spec` to a model: `timm:NAME`, a timm name, an HF model directory or an HF hub id."""
+    """Resolve `spec` to a model: `timm:NAME`, a timm name, an HF model directory, an HF hub id, or a plain
+    torch module (`module.py:FACTORY` or an nn.Module object, with `task` and, for text, `tokenizer`)."""
+    from edgeship.sources.torch_modules import is_factory_spec, load_torch_module
+
+    if not isinstance(spec, str) or is_factory_spec(spec):
+        return load_torch_module(spec, checkpoint=checkpoint, task=task, labels=labels, tokenizer=tokenizer)
     path = Path(spec).expanduser()
     if spec.startswith("timm:"):
-        from edgeship.compress.timm_models import load_timm_model
+        from edgeship.sources.timm_models import load_timm_model
 
         return load_timm_model(spec.removeprefix("timm:"), checkpoint=checkpoint, labels=labels)
     if path.exists():
-        from edgeship.compress.hf_models import load_hf_model
+        from edgeship.sources.hf_models import load_hf_model
 
         return load_hf_model(str(path), task=task, labels=labels, revision=None)
     if spec.startswith((".", "/", "~")) or not HUB_ID.match(spec):
@@ -78,12 +96,23 @@ def load_model(
             hint="pass a Hugging Face model directory, a hub id (org/name) or timm:NAME",
         )
     if "/" not in spec and _is_timm_name(spec):
-        from edgeship.compress.timm_models import load_timm_model
+        from edgeship.sources.timm_models import load_timm_model
 
         return load_timm_model(spec, checkpoint=checkpoint, labels=labels)
-    from edgeship.compress.hf_models import load_hf_model
+    from edgeship.sources.hf_models import load_hf_model
 
     return load_hf_model(spec, task=task, labels=labels, revision=revision)
+
+
+def _logits_of(output: Any) -> Any:
+    """The logits in a model's output: `.logits`, `["logits"]`, the first element or the tensor itself."""
+    if hasattr(output, "logits"):
+        return output.logits
+    if isinstance(output, dict):
+        return output["logits"]
+    if isinstance(output, (tuple, list)):
+        return output[0]
+    return output
 
 
 def _is_timm_name(name: str) -> bool:

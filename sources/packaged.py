@@ -28,7 +28,7 @@ RECORD_FILE = "packaged.json"
 
 @dataclass(frozen=True)
 class PackagedModel:
-    """A packaged model as `edgeship.compress.sources.load_model(model, checkpoint=checkpoint)` takes it."""
+    """A packaged model as `edgeship.sources.loading.load_model(model, checkpoint=checkpoint)` takes it."""
 
     model: str
     """An HF model directory or `timm:NAME`."""

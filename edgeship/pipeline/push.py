@@ -12,15 +12,7 @@ from edgeship.devices.base import Device, Staged
 from edgeship.devices.engines import check_engines
 from edgeship.errors import DeviceError
 from edgeship.manifest import Benchmark, LatencyStats, Variant
-
-RUNTIMES_FOR_FORMAT = {
-    "onnx": ["onnxruntime"],
-    "ort": ["onnxruntime"],
-    "tflite": ["ai-edge-litert", "tflite-runtime"],
-}
-INSTALL_HINT = (
-    "install onnxruntime / ai-edge-litert on the device: python3 -m pip install onnxruntime ai-edge-litert"
-)
+from edgeship.runtimes.formats import get_format
 
 
 @dataclass(frozen=True)
@@ -89,29 +81,30 @@ def legacy_tflite_runs(variant: Variant, task: str) -> bool:
 
 
 def check_runnable(device: Device, probe: dict[str, Any], variants: list[Variant], task: str) -> None:
-    """Fail, naming the variants, when the device lacks the runtime a variant needs."""
-    check_engines(device, probe, [v for v in variants if v.format == "tensorrt"])
-    variants = [v for v in variants if v.format != "tensorrt"]
+    """Fail, naming the variants, when the device lacks the runtime a variant needs (or, for GPU-only
+    formats, the GPU and the runtime the engine was built for)."""
+    check_engines(device, probe, [v for v in variants if get_format(v.format).gpu_only])
+    variants = [v for v in variants if not get_format(v.format).gpu_only]
     installed = probe.get("runtimes", {})
-    missing = [v for v in variants if not set(RUNTIMES_FOR_FORMAT.get(v.format, [])) & set(installed)]
+    missing = [v for v in variants if not set(get_format(v.format).runtimes) & set(installed)]
     if missing:
-        needs = sorted(
-            {" or ".join(RUNTIMES_FOR_FORMAT.get(v.format, [f"{v.format} runtime"])) for v in missing}
-        )
+        lacking = sorted({get_format(v.format) for v in missing}, key=lambda f: f.id)
+        needs = sorted({" or ".join(f.runtimes) for f in lacking})
         raise DeviceError(
             f"device '{device.name}' cannot run {', '.join(v.id for v in missing)}: "
             f"{'; '.join(needs)} is not installed there (Python {probe.get('python', '?')})",
-            hint=INSTALL_HINT,
+            hint="; ".join(sorted({f.device_hint for f in lacking})),
         )
-    if "ai-edge-litert" in installed:
+    tflite = get_format("tflite")
+    if tflite.runtime in installed:
         return
-    refused = [v for v in variants if v.format == "tflite" and not legacy_tflite_runs(v, task)]
+    refused = [v for v in variants if v.format == tflite.id and not legacy_tflite_runs(v, task)]
     if refused:
         runnable = [v.id for v in variants if v not in refused]
         raise DeviceError(
             f"device '{device.name}' has only tflite-runtime {installed.get('tflite-runtime', '?')}, which "
             f"cannot run {', '.join(v.id for v in refused)} (text models from litert-torch need GATHER_ND v5; "
             "int4 and dynamic-range files need newer kernels)",
-            hint="install ai-edge-litert on the device (python3 -m pip install ai-edge-litert)"
+            hint=tflite.device_hint
             + (f", or pick --variant {' --variant '.join(runnable)}" if runnable else ""),
         )

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgeship.compress.sources import LoadedModel
 from edgeship.errors import MissingDependencyError, ModelLoadError, ModelNotFoundError
 from edgeship.manifest import ImagePreprocessing
+from edgeship.sources.loading import LoadedModel
 
 CONFIG_FILE = "config.json"
 """timm's hub config beside a checkpoint: `model_args`, `pretrained_cfg` (input size, mean, std) and `label_names`."""

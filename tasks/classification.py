@@ -1,0 +1,41 @@
+"""What every classification task shares: logits out, argmax agreement for parity, accuracy as metric."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeship.manifest import Parity, TensorSpec
+from edgeship.tasks.base import Task
+
+
+class ClassificationTask(Task):
+    """One logit per label; the predicted label is the argmax."""
+
+    metric = "accuracy"
+    distillation_loss = "soft-target KL on the logits (temperature) + hard-label cross-entropy"
+    postprocessing = "softmax over the logits; the label is the argmax"
+
+    def outputs(self, outputs: int) -> list[TensorSpec]:
+        """One float32 logits tensor, batch x labels."""
+        return [TensorSpec(name="logits", dtype="float32", shape=["batch", outputs])]
+
+    def parity(self, outputs: np.ndarray, reference: np.ndarray, tolerance: float) -> Parity:
+        """Max abs logit difference and argmax agreement."""
+        return Parity(
+            max_abs_diff=float(np.max(np.abs(outputs - reference))),
+            argmax_agreement=float(np.mean(outputs.argmax(-1) == reference.argmax(-1))),
+            samples=len(reference),
+            tolerance=tolerance,
+        )
+
+    def parity_holds(self, parity: Parity) -> bool:
+        """Within the tolerance, and the same label for every input."""
+        return parity.max_abs_diff <= parity.tolerance and parity.argmax_agreement >= 1.0
+
+    def score(self, outputs: np.ndarray, labels: np.ndarray) -> float:
+        """Accuracy: the fraction of examples whose argmax is the label."""
+        return float(np.mean(self.predictions(outputs) == labels))
+
+    def predictions(self, outputs: np.ndarray) -> np.ndarray:
+        """The predicted label index per example."""
+        return outputs.argmax(-1)
