@@ -90,11 +90,12 @@ class Parity(_Model):
 
 
 class EvaluatedOn(_Model):
-    """The labelled data an accuracy was measured on."""
+    """The labelled data a variant's score (`Variant.accuracy`) was measured on, and with which metric."""
 
     dataset: str
     split: str
     samples: int = Field(gt=0)
+    metric: str = Field(default="accuracy", description="The task's metric that `accuracy` holds.")
 
 
 class Producer(_Model):

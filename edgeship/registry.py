@@ -28,6 +28,10 @@ class Registry(Generic[T]):
         """Register `entry` under `name`."""
         self._entries[name] = entry
 
+    def remove(self, name: str) -> None:
+        """Forget `name` (a plugin unloaded, a test cleaning up)."""
+        self._entries.pop(name, None)
+
     def names(self) -> list[str]:
         """Every registered name, sorted."""
         self._discover()

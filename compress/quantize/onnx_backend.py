@@ -14,7 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from edgeship.compress.quantize.registry import CalibrationBatches, QuantizeResult, register_quantizer
+from edgeship.compress.quantize.registry import (
+    CalibrationBatches,
+    QuantizeResult,
+    register_quantizer,
+    scheme_handler,
+)
 from edgeship.compress.quantize.spec import QuantizationSpec
 from edgeship.errors import DataError, EdgeshipError
 from edgeship.manifest import GraphInfo
@@ -54,8 +59,11 @@ class OnnxQuantizer:
         import onnxruntime
 
         _check_layers(self.layers(source), spec.keep_float)
+        handler = scheme_handler(self.format, spec.scheme)
         with tempfile.TemporaryDirectory(dir=destination.parent) as scratch, _quiet():
-            if spec.scheme == "int4-weight":
+            if handler is not None:
+                options = handler(source, destination, spec, calibration)
+            elif spec.scheme == "int4-weight":
                 options = _int4(source, destination, spec)
             else:
                 prepared = Path(scratch) / "prepared.onnx"

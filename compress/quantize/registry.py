@@ -64,10 +64,36 @@ def register_quantizer(artifact_format: str) -> Callable[[type], type]:
     return decorator
 
 
+SchemeHandler = Callable[[Path, Path, QuantizationSpec, "CalibrationBatches | None"], dict[str, Any]]
+"""Writes `source` quantized per the spec to `destination`; returns the options it chose (recorded)."""
+SCHEME_HANDLERS: dict[tuple[str, str], SchemeHandler] = {}
+
+
+def register_scheme_handler(artifact_format: str, scheme: str) -> Callable[[SchemeHandler], SchemeHandler]:
+    """Decorator: how a scheme declared outside the backends (its own `*_scheme.py`) is applied to a format."""
+
+    def decorator(handler: SchemeHandler) -> SchemeHandler:
+        SCHEME_HANDLERS[(artifact_format, scheme)] = handler
+        return handler
+
+    return decorator
+
+
+def scheme_handler(artifact_format: str, scheme: str) -> SchemeHandler | None:
+    """The registered handler of `scheme` for `artifact_format`, if a scheme module brought one."""
+    return SCHEME_HANDLERS.get((artifact_format, scheme))
+
+
+def supported_schemes(artifact_format: str) -> list[str]:
+    """The format's own schemes (its descriptor) and those whose modules registered a handler for it."""
+    extra = [scheme for fmt, scheme in SCHEME_HANDLERS if fmt == artifact_format]
+    return [*get_format(artifact_format).schemes, *extra]
+
+
 def get_quantizer(artifact_format: str, scheme: str) -> Quantizer:
     """The backend that applies `scheme` to `artifact_format`, or an error naming what exists."""
     quantizer = QUANTIZERS.get(artifact_format)
-    schemes = get_format(artifact_format).schemes
+    schemes = supported_schemes(artifact_format)
     if scheme not in schemes:
         raise EdgeshipError(
             f"scheme '{scheme}' is not supported for {artifact_format}",

@@ -17,7 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from edgeship.compress.quantize.registry import CalibrationBatches, QuantizeResult, register_quantizer
+from edgeship.compress.quantize.registry import (
+    CalibrationBatches,
+    QuantizeResult,
+    register_quantizer,
+    scheme_handler,
+)
 from edgeship.compress.quantize.spec import QuantizationSpec
 from edgeship.compress.quantize.tflite_layers import Layer, read_layers, runtime_unsafe_scopes
 from edgeship.errors import DataError, EdgeshipError, MissingDependencyError
@@ -53,6 +58,11 @@ class TfliteQuantizer:
         quantizer_module = _quantizer_module()
         layers = read_layers(source)
         _check_keep_float([layer.name for layer in layers], spec.keep_float)
+        handler = scheme_handler(self.format, spec.scheme)
+        if handler is not None:
+            options = handler(source, destination, spec, calibration)
+            _check_loads(destination, spec.scheme)
+            return self._result(destination, spec, options)
         recipe, options = _recipe(spec, layers, source)
         quantizer = quantizer_module.Quantizer(str(source), recipe)
         calibration_result = None
@@ -65,6 +75,10 @@ class TfliteQuantizer:
             quantizer.quantize(calibration_result, enable_progress_report=False).export_model(str(written))
             _check_loads(written, spec.scheme)
             written.replace(destination)
+        return self._result(destination, spec, options)
+
+    def _result(self, destination: Path, spec: QuantizationSpec, options: dict[str, Any]) -> QuantizeResult:
+        """What the written file holds: graph facts, I/O signature, the options that made it."""
         operators = read_operators(destination)
         inputs, outputs = read_signature(destination)
         return QuantizeResult(

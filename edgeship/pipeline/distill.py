@@ -237,7 +237,7 @@ def _write_bundle(
         shutil.rmtree(saved, ignore_errors=True)
     source = bundle.manifest.source
     source.role, source.teacher = "student", teacher.source
-    source.model = source.model.replace(str(saved), str(out / STUDENT_DIR))  # exported from the staging copy
+    source.model = f"{options.family} student ({student.description}) of {teacher.source}"
     write_text_atomic(out / RECORD_FILE, json.dumps(record, indent=2, default=str))
     bundle.save()
     return Bundle.open(out)

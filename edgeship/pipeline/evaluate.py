@@ -46,6 +46,7 @@ def evaluate_bundle(
                 accuracy_of(bundle.verified_file(variant), variant.format, encoded, task, batch_size),
                 encoded,
                 split,
+                get_task(task).metric,
             )
     bundle.save()
     return accuracies
@@ -59,8 +60,10 @@ def accuracy_of(
     return get_task(task).score(outputs, encoded.labels)
 
 
-def record_accuracy(variant: Variant, accuracy: float, encoded: EncodedExamples, split: str) -> float:
-    """Store an accuracy and what it was measured on in the variant."""
+def record_accuracy(
+    variant: Variant, accuracy: float, encoded: EncodedExamples, split: str, metric: str
+) -> float:
+    """Store a score, the task's metric it is, and what it was measured on in the variant."""
     variant.accuracy = accuracy
-    variant.evaluated_on = EvaluatedOn(dataset=encoded.name, split=split, samples=len(encoded))
+    variant.evaluated_on = EvaluatedOn(dataset=encoded.name, split=split, samples=len(encoded), metric=metric)
     return accuracy

@@ -91,7 +91,7 @@ def export_model(
         if source.name is not None:
             loaded.source = source.name
     if existing:
-        _check_same_source(bundle, loaded)
+        _check_same_source(bundle, loaded, source.checkpoint)
         reference = _stored_reference(bundle, options)
         variant, result = _export_variant(bundle.root, loaded, artifact_format, options, reference, target)
         if (result.inputs, result.outputs) != (bundle.manifest.inputs, bundle.manifest.outputs):
@@ -214,8 +214,11 @@ def _new_manifest(loaded: LoadedModel, result: ExportResult, options: ExportOpti
     )
 
 
-def _check_same_source(bundle: Bundle, loaded: LoadedModel) -> None:
-    if bundle.manifest.source.model != loaded.source:
+def _check_same_source(bundle: Bundle, loaded: LoadedModel, checkpoint: Path | None) -> None:
+    """Refuse another model's export into a bundle; the bundle's own saved model (a student) is its own."""
+    inside = [Path(loaded.source), *([checkpoint] if checkpoint else [])]
+    own = any(path.resolve().is_relative_to(bundle.root.resolve()) for path in inside)
+    if bundle.manifest.source.model != loaded.source and not own:
         raise BundleError(
             f"bundle {bundle.root} holds {bundle.manifest.source.model}, not {loaded.source}",
             hint="export a different model into a new --out directory",

@@ -104,7 +104,7 @@ def quantize_bundle(
             outputs = predict_logits(open_session(source_path, source.format), encoded)
         task = get_task(bundle.manifest.source.task)
         budget = AccuracyBudget(encoded, eval_split, task, outputs, max_accuracy_drop, min_agreement)
-        record_accuracy(source, budget.source_accuracy, encoded, eval_split)
+        record_accuracy(source, budget.source_accuracy, encoded, eval_split, task.metric)
     variants = []
     for spec, quantizer in zip(specs, quantizers, strict=True):
         batches = None
@@ -198,7 +198,7 @@ def _quantize_one(
     )
     _record_signature(bundle.manifest, source, variant, result)
     if budget is not None and scores is not None:
-        record_accuracy(variant, scores[0], budget.eval_data, budget.split)
+        record_accuracy(variant, scores[0], budget.eval_data, budget.split, budget.task.metric)
         variant.eval_agreement = scores[1]
     return variant
 
