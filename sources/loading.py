@@ -44,7 +44,7 @@ class LoadedModel:
         import torch
 
         model, names, framework = self.model, self.input_names, self.framework
-        positional = framework == "timm" or (framework == "torch" and self.task == "image-classification")
+        positional = framework == "timm" or (framework == "torch" and self.modality == "image")
 
         class Logits(torch.nn.Module):
             def __init__(self) -> None:

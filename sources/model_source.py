@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from edgeship.tasks.base import TaskId
 from edgeship.options import StepOptions
+from edgeship.tasks.base import TaskId
 
 
 class ModelSource(StepOptions):

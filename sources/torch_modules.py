@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from edgeship.errors import ModelLoadError, ModelNotFoundError, UnsupportedModelError
 from edgeship.manifest import ImagePreprocessing, Task
 from edgeship.sources.loading import LoadedModel
+from edgeship.tasks.base import task_names
 
 if TYPE_CHECKING:
     import torch
@@ -132,7 +133,7 @@ def load_module_object(
         labels=[],
         source=name,
     )
-    if task == "text-classification":
+    if loaded.modality == "text":
         loaded.tokenizer = _load_tokenizer(tokenizer, name)
         loaded.config = TorchModuleConfig(vocab_size=len(loaded.tokenizer))
         loaded.input_names = _text_input_names(model, loaded.tokenizer, name)
@@ -147,7 +148,7 @@ def _required_task(task: Task | None, name: str) -> Task:
     if task is None:
         raise UnsupportedModelError(
             f"{name} is a plain torch module: edgeship cannot tell its task",
-            hint="pass --task text-classification or --task image-classification",
+            hint=f"pass --task, one of: {', '.join(task_names())}",
         )
     return task
 

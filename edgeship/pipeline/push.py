@@ -13,6 +13,7 @@ from edgeship.devices.engines import check_engines
 from edgeship.errors import DeviceError
 from edgeship.manifest import Benchmark, LatencyStats, Variant
 from edgeship.runtimes.formats import get_format
+from edgeship.tasks.base import get_task
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def record_benchmark(
 def legacy_tflite_runs(variant: Variant, task: str) -> bool:
     """Whether tflite-runtime 2.14 (the last release) can run a variant: not text models from litert-torch
     (GATHER_ND v5), not int4 or dynamic-range files."""
-    return task != "text-classification" and variant.precision not in ("int4-weight", "int8-dynamic")
+    return get_task(task).modality != "text" and variant.precision not in ("int4-weight", "int8-dynamic")
 
 
 def check_runnable(device: Device, probe: dict[str, Any], variants: list[Variant], task: str) -> None:
