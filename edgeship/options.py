@@ -3,10 +3,11 @@ argument and the manifest's `produced_by` record are all derived."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from edgeship.errors import EdgeshipError
 
@@ -27,6 +28,18 @@ class StepOptions(BaseModel):
     def recorded(self) -> dict[str, Any]:
         """The options as JSON values, for the manifest's `produced_by` and step-cache keys."""
         return self.model_dump(mode="json", exclude=internal_fields(type(self)))
+
+
+def one_of(what: str, names: Callable[[], Iterable[str]]) -> AfterValidator:
+    """A validator that accepts the names a registry holds now (looked up at validation time)."""
+
+    def check(value: str) -> str:
+        known = sorted(names())
+        if value not in known:
+            raise ValueError(f"unknown {what} '{value}' (choose from: {', '.join(known)})")
+        return value
+
+    return AfterValidator(check)
 
 
 def cli(*flags: str, argument: bool = False, internal: bool = False) -> dict[str, Any]:

@@ -8,12 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
+from edgeship.appkit.artifacts import ARTIFACTS
+from edgeship.appkit.platforms import PLATFORMS
 from edgeship.compress.quantize.spec import QuantizationOptions, SchemeId
 from edgeship.errors import DataError
 from edgeship.export.registry import ExportOptions, available_formats
-from edgeship.options import StepOptions, cli
+from edgeship.options import StepOptions, cli, one_of
 from edgeship.sources.model_source import ModelSource
 
 
@@ -54,18 +56,11 @@ class ExportStep(ModelSource, ExportOptions):
     out: Path = Field(
         description="Bundle directory to create or extend.", json_schema_extra=cli("--out", "-o")
     )
-    format: str = Field(
+    format: Annotated[str, one_of("format", available_formats)] = Field(
         default="onnx",
         description=f"Artifact format: {', '.join(available_formats())}.",
         json_schema_extra=cli("--format", "-f"),
     )
-
-    @field_validator("format")
-    @classmethod
-    def _known_format(cls, value: str) -> str:
-        if value not in available_formats():
-            raise ValueError(f"unknown format '{value}' (choose from: {', '.join(available_formats())})")
-        return value
 
 
 # --- quantize ---
@@ -313,13 +308,13 @@ class ReportStep(ReportOptions):
     bundle: BundleArgument
 
 
-Platform = Literal["android", "ios"]
+Platform = Annotated[str, one_of("platform", lambda: PLATFORMS)]
 
 
 class AppSettings(StepOptions):
     """What an app kit ships."""
 
-    artifact: Literal["tflite", "ort"] | None = Field(
+    artifact: Annotated[str, one_of("artifact", lambda: ARTIFACTS)] | None = Field(
         default=None,
         description="tflite (LiteRT) or ort (ONNX Runtime); default: tflite on android, ort on ios.",
     )

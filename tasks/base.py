@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 import numpy as np
-from pydantic import AfterValidator
 
 from edgeship.manifest import ImagePreprocessing, Parity, TensorSpec
+from edgeship.options import one_of
 from edgeship.registry import Registry
 
 
@@ -91,13 +91,7 @@ def task_names() -> list[str]:
     return TASKS.names()
 
 
-def _known_task(name: str) -> str:
-    if name not in task_names():
-        raise ValueError(f"unknown task '{name}' (choose from: {', '.join(task_names())})")
-    return name
-
-
-TaskId = Annotated[str, AfterValidator(_known_task)]
+TaskId = Annotated[str, one_of("task", task_names)]
 """A task option: validated against the registered tasks."""
 
 

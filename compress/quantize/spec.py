@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
-from edgeship.options import StepOptions, flag_of
+from edgeship.options import StepOptions, flag_of, one_of
 from edgeship.registry import Registry
 
 CalibrationMethod = Literal["minmax", "entropy", "percentile"]
@@ -60,13 +60,7 @@ def scheme_names() -> list[str]:
     return SCHEMES.names()
 
 
-def _known_scheme(name: str) -> str:
-    if name not in scheme_names():
-        raise ValueError(f"unknown scheme '{name}' (choose from: {', '.join(scheme_names())})")
-    return name
-
-
-SchemeId = Annotated[str, AfterValidator(_known_scheme)]
+SchemeId = Annotated[str, one_of("scheme", scheme_names)]
 
 
 class QuantizationOptions(StepOptions):

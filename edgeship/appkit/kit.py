@@ -16,7 +16,7 @@ from edgeship.appkit.platforms import PLATFORMS, Platform
 from edgeship.appkit.readme import kit_readme
 from edgeship.appkit.vocabulary import wordpiece_settings
 from edgeship.bundle import Bundle
-from edgeship.errors import EdgeshipError, OutputError
+from edgeship.errors import OutputError
 from edgeship.manifest import TextPreprocessing, Variant
 
 
@@ -39,10 +39,8 @@ def write_app_kit(
     out: Path | None = None,
 ) -> Kit:
     """Build the kit in a staging folder, then rename it to OUT/app/<platform> (OUT: the bundle)."""
-    target = _platform(platform)
+    target = PLATFORMS[platform]  # names checked by AppStep / the recipe's App section
     kind_name = artifact or target.default_artifact
-    if kind_name not in ARTIFACTS:
-        raise EdgeshipError(f"unknown --artifact '{kind_name}'", hint=f"choose from: {', '.join(ARTIFACTS)}")
     kind = ARTIFACTS[kind_name]
     bundle = Bundle.open(bundle_dir)
     variant = choose_variant(bundle, kind, variant_id, platform)
@@ -67,12 +65,6 @@ def write_app_kit(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Kit(final, variant, kind_name, files)
-
-
-def _platform(name: str) -> Platform:
-    if name not in PLATFORMS:
-        raise EdgeshipError(f"unknown --platform '{name}'", hint=f"choose from: {', '.join(PLATFORMS)}")
-    return PLATFORMS[name]
 
 
 def _fill(

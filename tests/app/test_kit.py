@@ -131,8 +131,11 @@ def test_android_without_tflite_variant_is_one_line_error(kit_bundle: Path, tmp_
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--platform", "windows"], "unknown --platform 'windows'"),
-        (["--platform", "ios", "--artifact", "coreml"], "unknown --artifact 'coreml'"),
+        (["--platform", "windows"], "--platform: unknown platform 'windows' (choose from: android, ios)"),
+        (
+            ["--platform", "ios", "--artifact", "coreml"],
+            "--artifact: unknown artifact 'coreml' (choose from: ort",
+        ),
         (
             ["--platform", "ios", "--variant", "tflite-fp32"],
             "the ort kit needs a variant of format ort or onnx",
