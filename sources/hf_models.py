@@ -50,23 +50,7 @@ def load_hf_model(
         ) from exc
     model.eval()
     label_names = [str(config.id2label[i]) for i in range(config.num_labels)]
-    if get_task(task).modality == "text":
-        tokenizer = _load_tokenizer(spec, revision)
-        input_names = [n for n in tokenizer.model_input_names if n in _forward_arguments(model)]
-        return LoadedModel(
-            model=model,
-            framework="transformers",
-            architecture=type(model).__name__,
-            model_type=config.model_type,
-            task=task,
-            labels=label_names,
-            source=spec,
-            config=config,
-            tokenizer=tokenizer,
-            input_names=input_names,
-            revision=revision,
-        )
-    return LoadedModel(
+    loaded = LoadedModel(
         model=model,
         framework="transformers",
         architecture=type(model).__name__,
@@ -75,10 +59,15 @@ def load_hf_model(
         labels=label_names,
         source=spec,
         config=config,
-        image_preprocessing=_image_preprocessing(spec, config, revision),
-        input_names=["pixel_values"],
         revision=revision,
     )
+    if loaded.modality == "text":
+        loaded.tokenizer = _load_tokenizer(spec, revision)
+        loaded.input_names = [n for n in loaded.tokenizer.model_input_names if n in _forward_arguments(model)]
+    else:
+        loaded.image_preprocessing = _image_preprocessing(spec, config, revision)
+        loaded.input_names = ["pixel_values"]
+    return loaded
 
 
 def _load_config(spec: str, revision: str | None) -> Any:
