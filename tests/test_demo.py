@@ -61,6 +61,7 @@ def test_demo_runs_the_text_recipe_offline_end_to_end(tmp_path: Path) -> None:
             "dataset": "rotten_tomatoes",
             "split": "test",
             "samples": 40,
+            "metric": "accuracy",
         }
         assert 0.0 <= each.accuracy <= 1.0
     assert variants["onnx-int8-dynamic"].bytes < 0.3 * variant.bytes

@@ -39,7 +39,12 @@ def test_eval_on_csv_matches_pytorch(bert_bundle: Path, bert_dir: Path, text_csv
     examples = load_labelled(text_csv, ["negative", "neutral", "positive"])
     expected = pytorch_text_accuracy(bert_dir, examples.texts, examples.labels, 48)
     assert variant.accuracy == pytest.approx(expected, abs=1e-9)
-    assert variant.evaluated_on.model_dump() == {"dataset": "reviews", "split": "test", "samples": 40}
+    assert variant.evaluated_on.model_dump() == {
+        "dataset": "reviews",
+        "split": "test",
+        "samples": 40,
+        "metric": "accuracy",
+    }
 
 
 def test_eval_on_jsonl_with_integer_labels(bert_bundle: Path, text_csv: Path, text_jsonl: Path) -> None:
