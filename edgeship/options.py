@@ -25,10 +25,6 @@ class StepOptions(BaseModel):
             **{name: getattr(self, name) for name in self.model_fields_set & set(model.model_fields)}
         )
 
-    def recorded(self) -> dict[str, Any]:
-        """The options as JSON values, for the manifest's `produced_by` and step-cache keys."""
-        return self.model_dump(mode="json", exclude=internal_fields(type(self)))
-
 
 def one_of(what: str, names: Callable[[], Iterable[str]]) -> AfterValidator:
     """A validator that accepts the names a registry holds now (looked up at validation time)."""

@@ -11,7 +11,7 @@ from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 
-from edgeship.manifest import ImagePreprocessing, Parity, TensorSpec
+from edgeship.manifest import ImagePreprocessing, Parity
 from edgeship.options import one_of
 from edgeship.registry import Registry
 
@@ -49,10 +49,6 @@ class Task:
         self, loaded: LoadedModel, samples: int, max_length: int, rng: np.random.Generator
     ) -> dict[str, np.ndarray]:
         """`samples` rows per input, every row the same shape (what static-shape artifacts take)."""
-        raise NotImplementedError
-
-    def outputs(self, outputs: int) -> list[TensorSpec]:
-        """The artifact's outputs for a head with `outputs` values per example."""
         raise NotImplementedError
 
     def parity(self, outputs: np.ndarray, reference: np.ndarray, tolerance: float) -> Parity:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeship.manifest import Parity, TensorSpec
+from edgeship.manifest import Parity
 from edgeship.tasks.base import Task
 
 
@@ -14,10 +14,6 @@ class ClassificationTask(Task):
     metric = "accuracy"
     distillation_loss = "soft-target KL on the logits (temperature) + hard-label cross-entropy"
     postprocessing = "softmax over the logits; the label is the argmax"
-
-    def outputs(self, outputs: int) -> list[TensorSpec]:
-        """One float32 logits tensor, batch x labels."""
-        return [TensorSpec(name="logits", dtype="float32", shape=["batch", outputs])]
 
     def parity(self, outputs: np.ndarray, reference: np.ndarray, tolerance: float) -> Parity:
         """Max abs logit difference and argmax agreement."""
