@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from edgeship.bundle import write_text_atomic
 from edgeship.errors import DeviceError
+from edgeship.options import cli
 
 BUILTIN_DEVICES = {
     "local": ("local", "local"),
@@ -25,15 +26,21 @@ SSH_TARGET = re.compile(
 )
 
 
+def _port_in_range(port: int) -> int:
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} is not in the range 1-65535")
+    return port
+
+
 class DeviceEntry(BaseModel):
     """One configured device, as stored in devices.yaml."""
 
     model_config = ConfigDict(extra="forbid")
 
     transport: Literal["ssh"] = "ssh"
-    user: str
-    host: str
-    port: int = Field(default=22, gt=0, lt=65536)
+    user: str = Field(json_schema_extra=cli("--ssh"))
+    host: str = Field(json_schema_extra=cli("--ssh"))
+    port: Annotated[int, AfterValidator(_port_in_range)] = Field(default=22, json_schema_extra=cli("--ssh"))
     profile: str
     key: str | None = Field(default=None, description="Private key file; default: ~/.ssh keys and the agent.")
     known_hosts: str | None = Field(default=None, description="Default: ~/.ssh/known_hosts.")
@@ -41,13 +48,23 @@ class DeviceEntry(BaseModel):
     workdir: str = Field(
         default=".edgeship", description="Folder for the agent and bundles, relative to home."
     )
-    timeout: float = Field(default=1800, gt=0, description="Seconds any one remote command may take.")
+    timeout: float = Field(
+        default=1800,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds any one remote command may take, and connecting (all retries) too.",
+    )
 
     @property
     def address(self) -> str:
         """user@host:port as typed."""
+        return f"{self.user}@{self.endpoint}"
+
+    @property
+    def endpoint(self) -> str:
+        """host:port ([host]:port for IPv6), for messages."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.user}@{host}:{self.port}"
+        return f"{host}:{self.port}"
 
 
 def parse_ssh_target(target: str) -> tuple[str, str, int]:

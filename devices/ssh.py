@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
+import logging
 import posixpath
+import re
 import shlex
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from edgeship.devices.base import Completed, Device, Staged, agent_path, register_transport
 from edgeship.devices.config import DeviceEntry
+from edgeship.devices.known_hosts import KnownKeys, read_known_keys, save_host_key
 from edgeship.devices.profiles import get_profile
+from edgeship.devices.ssh_socket import Unreachable, open_socket, seconds_text
 from edgeship.errors import DeviceError, MissingDependencyError
 
 if TYPE_CHECKING:
@@ -24,9 +28,10 @@ T = TypeVar("T")
 CONNECT_TIMEOUT = 15.0
 
 
-def fingerprint(key: paramiko.PKey) -> str:
-    """OpenSSH-style SHA256 fingerprint of a host key."""
-    return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+def fingerprint(key: paramiko.PKey | bytes) -> str:
+    """OpenSSH-style SHA256 fingerprint of a host key (or of its blob)."""
+    blob = key if isinstance(key, bytes) else key.asbytes()
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
 
 def known_host_name(host: str, port: int) -> str:
@@ -44,15 +49,28 @@ def _paramiko() -> Any:
     return paramiko
 
 
-class HostKeyPolicy:
-    """What paramiko does with a host key missing from known_hosts: call `on_missing(hostname, key)`."""
+# paramiko logs every failed handshake with a traceback; with no handler of its own Python would print that
+# on stderr. Our errors say what failed; an application that configures logging still gets paramiko's records.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
-    def __init__(self, on_missing: Callable[[str, Any], None]) -> None:
-        self.on_missing = on_missing
+
+class HostKeyPolicy:
+    """What paramiko does with the host key a server offers: call `on_offered(hostname, key)`."""
+
+    def __init__(self, on_offered: Callable[[str, Any], None]) -> None:
+        self.on_offered = on_offered
 
     def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
-        """paramiko's hook."""
-        self.on_missing(hostname, key)
+        """paramiko's hook (it gets every key: edgeship gives paramiko no known keys and checks them itself)."""
+        self.on_offered(hostname, key)
+
+
+class HostKeyOffered(Exception):
+    """Raised by `trust` to stop right after the key exchange, carrying the key the device offered."""
+
+    def __init__(self, key: Any) -> None:
+        super().__init__("host key offered")
+        self.key = key
 
 
 class SshConnection:
@@ -76,7 +94,7 @@ class SshConnection:
         transport = self._client.get_transport() if self._client is not None else None
         if transport is None or not transport.is_active():
             self.close()
-            self._client = self._connect(self._strict_policy())
+            self._client = self._connect(HostKeyPolicy(self._check_host_key))
         return self._client
 
     def sftp(self) -> paramiko.SFTPClient:
@@ -88,49 +106,83 @@ class SshConnection:
 
     def trust(self, expected: str) -> str:
         """Add the device's host key to known_hosts if its fingerprint is `expected`; returns it."""
-        paramiko = _paramiko()
-        offered: dict[str, Any] = {}
 
-        def record(hostname: str, key: Any) -> None:
-            offered["key"] = key
-            raise DeviceError("stop after the key exchange")
+        def stop(hostname: str, key: Any) -> None:
+            raise HostKeyOffered(key)
 
-        with contextlib.suppress(DeviceError):
-            self._connect(HostKeyPolicy(record), load_known=False)
-        if "key" not in offered:
+        try:
+            self._connect(HostKeyPolicy(stop)).close()
+        except HostKeyOffered as offered:
+            key = offered.key
+        else:
             raise DeviceError(f"device '{self.name}' offered no host key", hint="check the address")
-        key = offered["key"]
         if fingerprint(key) != expected:
             raise DeviceError(
                 f"device '{self.name}' offers host key {fingerprint(key)}, not {expected}",
                 hint="compare with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` run on the device",
             )
-        host_keys = paramiko.HostKeys()
-        if self.known_hosts.is_file():
-            host_keys.load(str(self.known_hosts))
-        host_keys.add(known_host_name(self.entry.host, self.entry.port), key.get_name(), key)
-        self.known_hosts.parent.mkdir(parents=True, exist_ok=True)
-        host_keys.save(str(self.known_hosts))
+        name = self._host_name()
+        self._refuse_revoked(name, key, read_known_keys(self.known_hosts, name))
+        save_host_key(self.known_hosts, name, key.get_name(), key.asbytes())
         return fingerprint(key)
 
-    def _strict_policy(self) -> HostKeyPolicy:
-        def refuse(hostname: str, key: Any) -> None:
+    def _check_host_key(self, hostname: str, key: Any) -> None:
+        """Accept `key` only if known_hosts lists it for `hostname` and does not mark it @revoked."""
+        known = read_known_keys(self.known_hosts, hostname)
+        self._refuse_revoked(hostname, key, known)
+        if any(line.key == key.asbytes() for line in known.trusted):
+            return
+        if known.trusted:
+            listed = fingerprint(known.trusted[0].key)
             raise DeviceError(
-                f"device '{self.name}' ({hostname}) is not in {self.known_hosts}; it offers {key.get_name()} "
-                f"key {fingerprint(key)}",
-                hint=f"check that fingerprint on the device, then `edgeship devices trust {self.name} "
-                f"{fingerprint(key)}`",
+                f"host key of device '{self.name}' ({hostname}) changed: it offers {fingerprint(key)}, "
+                f"{self.known_hosts} has {listed} (possible man-in-the-middle)",
+                hint=f"if the device was re-installed, `ssh-keygen -R '{hostname}' -f {self.known_hosts}` then "
+                f"`edgeship devices trust {self.name} {fingerprint(key)}`",
+            )
+        raise DeviceError(
+            f"device '{self.name}' ({hostname}) is not in {self.known_hosts}; it offers {key.get_name()} "
+            f"key {fingerprint(key)}",
+            hint=f"check that fingerprint on the device, then `edgeship devices trust {self.name} "
+            f"{fingerprint(key)}`",
+        )
+
+    def _refuse_revoked(self, hostname: str, key: Any, known: KnownKeys) -> None:
+        if any(line.key == key.asbytes() for line in known.revoked):
+            raise DeviceError(
+                f"device '{self.name}' ({hostname}) offers {key.get_name()} key {fingerprint(key)}, which "
+                f"{self.known_hosts} marks @revoked",
+                hint="do not use this device until its owner re-keys it; if that key is safe again, delete "
+                "its @revoked line",
             )
 
-        return HostKeyPolicy(refuse)
+    def _connect(self, policy: HostKeyPolicy) -> paramiko.SSHClient:
+        """Connect, retrying with backoff while the device is unreachable, all within the device's timeout."""
+        started = time.monotonic()
+        deadline = started + self.entry.timeout
+        for attempt in range(1, self.retries + 2):
+            try:
+                return self._connect_once(policy, min(CONNECT_TIMEOUT, deadline - time.monotonic()))
+            except Unreachable as exc:
+                delay = self.backoff * 2 ** (attempt - 1)
+                if attempt > self.retries or time.monotonic() + delay >= deadline:
+                    tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
+                    raise DeviceError(
+                        f"device '{self.name}' ({self.entry.endpoint}) {exc.reason} ({tries} in "
+                        f"{seconds_text(time.monotonic() - started)} s, device timeout {seconds_text(self.entry.timeout)} s)",
+                        hint=exc.hint,
+                    ) from exc
+                time.sleep(delay)
+        raise AssertionError("unreachable")
 
-    def _connect(self, policy: Any, load_known: bool = True) -> paramiko.SSHClient:
+    def _connect_once(self, policy: HostKeyPolicy, budget_s: float) -> paramiko.SSHClient:
+        """One connection, given `budget_s` seconds for each of TCP, the banner and the SSH handshake."""
         paramiko = _paramiko()
         entry = self.entry
+        sock, greeting = open_socket(self.entry.host, self.entry.port, budget_s)
         client = paramiko.SSHClient()
-        if load_known and self.known_hosts.is_file():
-            client.load_host_keys(str(self.known_hosts))
         client.set_missing_host_key_policy(policy)
+        known_types = {line.key_type for line in read_known_keys(self.known_hosts, self._host_name()).trusted}
         try:
             client.connect(
                 entry.host,
@@ -139,29 +191,39 @@ class SshConnection:
                 key_filename=str(Path(entry.key).expanduser()) if entry.key else None,
                 look_for_keys=entry.key is None,
                 allow_agent=entry.key is None,
-                timeout=CONNECT_TIMEOUT,
-                banner_timeout=CONNECT_TIMEOUT,
-                auth_timeout=CONNECT_TIMEOUT,
+                sock=sock,
+                timeout=budget_s,
+                banner_timeout=budget_s,
+                auth_timeout=budget_s,
+                transport_factory=lambda sock, **options: _transport(sock, known_types, **options),
             )
-        except paramiko.BadHostKeyException as exc:
-            client.close()
-            host = known_host_name(entry.host, entry.port)
-            raise DeviceError(
-                f"host key of device '{self.name}' ({host}) changed: it offers {fingerprint(exc.key)}, "
-                f"{self.known_hosts} has {fingerprint(exc.expected_key)} (possible man-in-the-middle)",
-                hint=f"if the device was re-installed, `ssh-keygen -R '{host}' -f {self.known_hosts}` then "
-                f"`edgeship devices trust {self.name} {fingerprint(exc.key)}`",
-            ) from exc
         except paramiko.AuthenticationException as exc:
             client.close()
             raise DeviceError(
                 f"device '{self.name}' refused the login as {entry.user}: {exc}",
                 hint="check --key and that its public key is in the device's ~/.ssh/authorized_keys",
             ) from exc
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            client.close()
+            sock.close()
+            first_line = greeting.splitlines()[0][:80].decode(errors="replace")
+            reason = (
+                f"broke off the SSH handshake: {exc or type(exc).__name__}"
+                if greeting.startswith(b"SSH-")
+                else f"answered {first_line!r}, not an SSH banner"
+            )
+            raise Unreachable(
+                reason,
+                hint=f"check that {entry.endpoint} is the device's sshd and that it accepts this machine",
+            ) from exc
         except BaseException:
             client.close()
+            sock.close()
             raise
         return client
+
+    def _host_name(self) -> str:
+        return known_host_name(self.entry.host, self.entry.port)
 
     def retrying(self, what: str, action: Callable[[], T]) -> T:
         """Run `action`, reconnecting with exponential backoff when the connection drops."""
@@ -214,8 +276,10 @@ class SshConnection:
 
     def remote_sha256(self, path: str) -> str | None:
         """sha256 of a file on the device, None when it does not exist."""
-        completed = self.run(["sha256sum", "--", path], timeout=600)
-        return completed.stdout.split()[0] if completed.returncode == 0 and completed.stdout else None
+        # hash stdin: for a name holding a backslash or a newline sha256sum prints `\<hash>  <escaped name>`
+        completed = self.run(["sh", "-c", 'exec sha256sum < "$1"', "sh", path], timeout=600)
+        digest = completed.stdout.split()[0] if completed.returncode == 0 and completed.stdout else ""
+        return digest if re.fullmatch("[0-9a-f]{64}", digest) else None
 
     def upload(self, local: Path, remote: str, sha256: str) -> bool:
         """Put `local` at `remote` unless an identical file is there; verified; True when sent."""
@@ -333,3 +397,17 @@ class SshDevice(Device):
             self._agent_pushed = True
         python = shlex.split(self.entry.python)
         return self.connection.run([*python, self.agent_location(), *arguments], timeout)
+
+
+def _transport(sock: socket.socket, known_types: set[str], **options: Any) -> paramiko.Transport:
+    """paramiko's Transport, asking first for the host key types known_hosts has for the device."""
+    transport = _paramiko().Transport(sock, **options)
+    security = transport.get_security_options()
+    known = [kind for kind in security.key_types if _key_type(kind) in known_types]
+    security.key_types = known + [kind for kind in security.key_types if kind not in known]
+    return transport
+
+
+def _key_type(algorithm: str) -> str:
+    """The key type a host key algorithm signs with (rsa-sha2-512 -> ssh-rsa)."""
+    return "ssh-rsa" if algorithm.startswith("rsa-sha2-") else algorithm

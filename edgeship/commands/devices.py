@@ -25,26 +25,34 @@ def register(app: typer.Typer) -> None:
         known_hosts: Path | None = typer.Option(None, help="known_hosts file (default: ~/.ssh/known_hosts)."),
         python: str = typer.Option("python3", help="Command line that starts Python on the device."),
         workdir: str = typer.Option(".edgeship", help="Folder on the device for the agent and bundles."),
-        timeout: float = typer.Option(1800, help="Seconds any one remote command may take."),
+        timeout: float = typer.Option(
+            1800, help="Seconds any one remote command may take, and connecting (all retries) too."
+        ),
         replace: bool = typer.Option(False, help="Overwrite a device with the same name."),
     ) -> None:
         """Remember an SSH device (nothing is contacted; `devices probe` checks it)."""
+        from pydantic import ValidationError
+
         from edgeship.devices.config import DeviceEntry, add_device, config_file, parse_ssh_target
         from edgeship.devices.profiles import get_profile
+        from edgeship.options import options_error
 
         user, host, port = parse_ssh_target(ssh)
         get_profile(profile)
-        entry = DeviceEntry(
-            user=user,
-            host=host,
-            port=port,
-            profile=profile,
-            key=str(key.expanduser().resolve()) if key else None,
-            known_hosts=str(known_hosts.expanduser().resolve()) if known_hosts else None,
-            python=python,
-            workdir=workdir,
-            timeout=timeout,
-        )
+        try:
+            entry = DeviceEntry(
+                user=user,
+                host=host,
+                port=port,
+                profile=profile,
+                key=str(key.expanduser().resolve()) if key else None,
+                known_hosts=str(known_hosts.expanduser().resolve()) if known_hosts else None,
+                python=python,
+                workdir=workdir,
+                timeout=timeout,
+            )
+        except ValidationError as exc:
+            raise options_error(exc, DeviceEntry, "devices add") from exc
         add_device(name, entry, replace=replace)
         results.print(f"added device {name} ({entry.address}, profile {profile}) to {config_file()}")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from edgeship.devices.config import DeviceEntry
 from tests.conftest import run_cli
 
 SSHD = Path("/usr/sbin/sshd")
@@ -152,6 +153,22 @@ def add_ssh_device(
         *options,
     )
     assert result.returncode == 0, result.stderr
+
+
+def entry_for(sshd: Sshd, known_hosts: Path | None = None, **fields: object) -> DeviceEntry:
+    """A device entry for the test sshd, with the throwaway key and (by default) its known_hosts."""
+    import sys
+
+    return DeviceEntry(
+        user=getpass.getuser(),
+        host="127.0.0.1",
+        port=sshd.port,
+        profile="rpi4",
+        key=str(sshd.client_key),
+        known_hosts=str(known_hosts or sshd.known_hosts),
+        python=sys.executable,
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture(scope="session")

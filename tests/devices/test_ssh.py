@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import getpass
+import base64
 import hashlib
 import json
-import sys
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -13,28 +13,14 @@ from pathlib import Path
 import pytest
 
 from edgeship.bundle import Bundle, sha256_of
-from edgeship.devices.config import DeviceEntry
+from edgeship.devices.known_hosts import known_keys, with_host_key
 from edgeship.devices.ssh import SshConnection
 from edgeship.errors import DeviceError
 from tests.conftest import run_cli
-from tests.devices.conftest import Sshd, add_ssh_device
+from tests.devices.conftest import Sshd, add_ssh_device, entry_for
 from tests.runtimes.test_bench import bare_venv
 
 pytest.importorskip("paramiko")
-
-
-def entry_for(sshd: Sshd, known_hosts: Path | None = None, **fields: object) -> DeviceEntry:
-    """A device entry for the test sshd."""
-    return DeviceEntry(
-        user=getpass.getuser(),
-        host="127.0.0.1",
-        port=sshd.port,
-        profile="rpi4",
-        key=str(sshd.client_key),
-        known_hosts=str(known_hosts or sshd.known_hosts),
-        python=sys.executable,
-        **fields,  # type: ignore[arg-type]
-    )
 
 
 def test_push_uploads_verifies_and_skips_unchanged_files(
@@ -86,8 +72,6 @@ def test_a_connection_killed_mid_upload_is_retried_and_the_file_verified(sshd: S
 def test_an_unknown_or_changed_host_key_is_refused_with_its_fingerprint(
     sshd: Sshd, config_dir: Path, tmp_path: Path
 ) -> None:
-    import subprocess
-
     (tmp_path / "host.pub").write_text(sshd.host_key_pub)
     real = subprocess.run(
         ["ssh-keygen", "-lf", str(tmp_path / "host.pub")], capture_output=True, text=True, check=True
@@ -213,9 +197,78 @@ def test_paths_with_spaces_and_shell_metacharacters_survive(
 
 def test_connection_errors_are_device_errors(sshd: Sshd, tmp_path: Path) -> None:
     wrong_key = tmp_path / "other_key"
-    import subprocess
-
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong_key)], check=True)
     connection = SshConnection(entry_for(sshd).model_copy(update={"key": str(wrong_key)}), "pi")
     with pytest.raises(DeviceError, match="refused the login"):
         connection.run(["true"], timeout=5)
+
+
+def test_a_file_name_with_a_backslash_and_a_newline_is_hashed_and_sent_once(
+    sshd: Sshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import paramiko
+
+    payload = tmp_path / "model.onnx"
+    payload.write_bytes(b"weights" * 4096)
+    remote = tmp_path / "device" / "we\\ird\nname.onnx"
+    sent: list[str] = []
+    put = paramiko.SFTPClient.put
+
+    def counted_put(sftp: paramiko.SFTPClient, local: str, *rest: object, **options: object) -> object:
+        sent.append(local)
+        return put(sftp, local, *rest, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(paramiko.SFTPClient, "put", counted_put)
+    connection = SshConnection(entry_for(sshd), "pi")
+    try:
+        assert connection.upload(payload, str(remote), sha256_of(payload)) is True
+        assert connection.remote_sha256(str(remote)) == sha256_of(payload)
+        assert connection.upload(payload, str(remote), sha256_of(payload)) is False
+    finally:
+        connection.close()
+    assert sent == [str(payload)] and sha256_of(remote) == sha256_of(payload)
+
+
+def key_b64(name: str) -> str:
+    """A stand-in key blob (known_hosts lines are matched by their bytes)."""
+    return base64.b64encode(f"key {name}".encode()).decode()
+
+
+def test_known_hosts_lines_match_as_openssh_does(tmp_path: Path) -> None:
+    hashed = tmp_path / "known_hosts"
+    hashed.write_text(f"[10.0.0.5]:2222 ssh-ed25519 {key_b64('a')}\n")
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(hashed)], check=True, capture_output=True)
+    text = hashed.read_text() + (
+        f"*.corp.example,!bad.corp.example ssh-ed25519 {key_b64('b')}\n"
+        f"Pi.Local ssh-ed25519 {key_b64('c')} comment\n"
+        f"@cert-authority * ssh-ed25519 {key_b64('d')}\n"
+        f"@revoked pi.local ssh-ed25519 {key_b64('e')}\n"
+        f"@unknown-marker pi.local ssh-ed25519 {key_b64('f')}\n"
+        "pi.local ssh-ed25519 not*base64\n   # indented comment\nnot a key line\n"
+    )
+
+    def keys(name: str) -> tuple[list[bytes], list[bytes]]:
+        found = known_keys(text, name)
+        return [line.key for line in found.trusted], [line.key for line in found.revoked]
+
+    assert keys("[10.0.0.5]:2222") == ([b"key a"], [])
+    assert keys("10.0.0.5") == ([], [])
+    assert keys("build.corp.example") == ([b"key b"], [])
+    assert keys("bad.corp.example") == ([], [])
+    assert keys("pi.local") == ([b"key c"], [b"key e"])
+
+
+def test_setting_a_host_key_keeps_a_hashed_name_hashed_and_other_lines_as_they_are(tmp_path: Path) -> None:
+    hashed = tmp_path / "known_hosts"
+    hashed.write_text(f"[10.0.0.5]:2222 ssh-ed25519 {key_b64('old')}\n")
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(hashed)], check=True, capture_output=True)
+    hosts = hashed.read_text().split()[0]
+    others = f"# kept\r\n@revoked * ssh-ed25519 {key_b64('x')}\n[10.0.0.5]:2222 ssh-rsa {key_b64('rsa')}\n"
+    text = f"{others}{hosts} ssh-ed25519 {key_b64('old')}\r\n{hosts} ssh-ed25519 {key_b64('dup')}\n"
+    updated = with_host_key(text, "[10.0.0.5]:2222", "ssh-ed25519", b"key new")
+    assert updated == f"{others}{hosts} ssh-ed25519 {key_b64('new')}\r\n"
+    assert (
+        with_host_key("# only\n", "pi", "ssh-ed25519", b"key new")
+        == f"# only\npi ssh-ed25519 {key_b64('new')}\n"
+    )
+    assert with_host_key("# no newline", "pi", "ssh-ed25519", b"k") == "# no newline\npi ssh-ed25519 aw==\n"
