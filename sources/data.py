@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeship.errors import DataError
+from edgeship.errors import DataError, EdgeshipError
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,21 @@ class ImageExamples:
 TEXT_COLUMNS = ("text", "sentence", "review", "content")
 LABEL_COLUMNS = ("label", "labels", "category", "target")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+CSV_FIELD_LIMIT = 2**30
+"""Characters one CSV field may hold: long texts are read whole (tokenization truncates them)."""
+
+JSON_TYPES = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
+"""What JSON calls each value json.loads returns that is not an object."""
+
+NumberedRow = tuple[int, Any]
+"""A row of a data file and its line number."""
 
 
 def load_labelled(path: Path, label_names: list[str]) -> TextExamples | ImageExamples:
@@ -69,8 +85,7 @@ def load_labelled(path: Path, label_names: list[str]) -> TextExamples | ImageExa
     if path.is_dir():
         return load_image_folder(path, label_names)
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+        rows = _read_csv(path)
     elif path.suffix.lower() in (".jsonl", ".json"):
         rows = _read_jsonl(path)
     else:
@@ -97,35 +112,78 @@ def load_image_folder(root: Path, label_names: list[str]) -> ImageExamples:
     return ImageExamples(paths=paths, labels=labels, label_names=label_names, name=root.name)
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+def read_utf8(path: Path, error: type[EdgeshipError] = DataError) -> str:
+    """The text of `path` (a leading BOM dropped); a byte that is not UTF-8 is an `error` naming its line."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise error(
+            f"{path}:{line}: byte 0x{raw[exc.start]:02x} at offset {exc.start} is not UTF-8",
+            hint="re-save the file as UTF-8",
+        ) from exc
+
+
+def _read_csv(path: Path) -> list[NumberedRow]:
+    """The CSV's rows as dicts by header, each with its (last) line."""
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    reader = csv.DictReader(io.StringIO(read_utf8(path), newline=""))
+    rows: list[NumberedRow] = []
+    try:
+        for row in reader:
+            rows.append((reader.line_num, row))
+    except csv.Error as exc:
+        raise DataError(
+            f"{path}:{reader.line_num}: not valid CSV ({exc})", hint="check the quoting of that row"
+        ) from exc
+    return rows
+
+
+def _read_jsonl(path: Path) -> list[NumberedRow]:
+    """The JSON object on each non-blank line, with its line number."""
+    rows: list[NumberedRow] = []
+    for number, line in enumerate(read_utf8(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(
                 f"{path}:{number} is not valid JSON ({exc.msg})", hint="one JSON object per line"
             ) from exc
+        if not isinstance(row, dict):
+            raise DataError(
+                f"{path}:{number} is a JSON {JSON_TYPES[type(row)]}, not an object",
+                hint='one JSON object per line, e.g. {"text": "...", "label": "..."}',
+            )
+        rows.append((number, row))
     return rows
 
 
-def _text_examples(rows: list[dict[str, Any]], label_names: list[str], path: Path) -> TextExamples:
+def _text_examples(rows: list[NumberedRow], label_names: list[str], path: Path) -> TextExamples:
     if not rows:
         raise DataError(f"'{path}' holds no examples", hint="add rows with a text and a label column")
-    columns = set(rows[0])
+    columns = set(rows[0][1])
     text_column = next((c for c in TEXT_COLUMNS if c in columns), None)
     label_column = next((c for c in LABEL_COLUMNS if c in columns), None)
     if text_column is None or label_column is None:
         raise DataError(
-            f"'{path}' has columns {sorted(columns)}; need a text column ({'/'.join(TEXT_COLUMNS)}) "
-            f"and a label column ({'/'.join(LABEL_COLUMNS)})",
+            f"'{path}' has columns {sorted(map(str, columns))}; need a text column "
+            f"({'/'.join(TEXT_COLUMNS)}) and a label column ({'/'.join(LABEL_COLUMNS)})",
             hint="rename the columns",
         )
     lookup = _label_lookup(label_names)
-    texts = [str(row[text_column]) for row in rows]
-    labels = [_resolve_label(row[label_column], lookup, label_names, path) for row in rows]
+    texts, labels = [], []
+    for line, row in rows:
+        missing = [column for column in (text_column, label_column) if row.get(column) is None]
+        if missing:
+            raise DataError(
+                f"{path}:{line} has no {' and no '.join(repr(column) for column in missing)}",
+                hint=f"give every row a '{text_column}' and a '{label_column}'",
+            )
+        texts.append(str(row[text_column]))
+        labels.append(_resolve_label(row[label_column], lookup, label_names, f"{path}:{line}"))
     return TextExamples(texts=texts, labels=labels, label_names=label_names, name=path.stem)
 
 
@@ -133,7 +191,7 @@ def _label_lookup(label_names: list[str]) -> dict[str, int]:
     return {name.lower(): index for index, name in enumerate(label_names)}
 
 
-def _resolve_label(value: Any, lookup: dict[str, int], label_names: list[str], where: Path) -> int:
+def _resolve_label(value: Any, lookup: dict[str, int], label_names: list[str], where: Path | str) -> int:
     """A label given as the model's label name (any case) or as an integer index."""
     text = str(value).strip()
     if text.lower() in lookup:

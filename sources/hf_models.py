@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -83,6 +84,8 @@ def _load_config(spec: str, revision: str | None) -> Any:
             f"'{spec}' is a file, not a model directory",
             hint="pass the directory that holds config.json, or a timm name with --checkpoint FILE",
         )
+    if Path(spec).is_dir():
+        _check_json(Path(spec) / "config.json")
     try:
         return transformers.AutoConfig.from_pretrained(spec, revision=revision)
     except OSError as exc:
@@ -104,6 +107,17 @@ def _load_config(spec: str, revision: str | None) -> Any:
         raise UnsupportedModelError(
             f"'{spec}': {str(exc).splitlines()[0][:200]}",
             hint="upgrade transformers or use a supported model",
+        ) from exc
+
+
+def _check_json(path: Path) -> None:
+    """Refuse a config that is not JSON, saying where (transformers would call it a failed download)."""
+    try:
+        json.loads(path.read_bytes())
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ModelLoadError(
+            f"{path} is not valid JSON: {exc}",
+            hint="fix the file, or re-save the model with save_pretrained",
         ) from exc
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgeship.errors import ModelNotFoundError
+from edgeship.errors import EdgeshipError, ModelNotFoundError
 from edgeship.manifest import ImagePreprocessing, Task
 from edgeship.tasks.base import Modality, get_task
 
@@ -38,6 +38,20 @@ class LoadedModel:
     def modality(self) -> Modality:
         """What the model reads: text (token ids) or image (pixels), from its task's descriptor."""
         return get_task(self.task).modality
+
+    def check_max_length(self, max_length: int) -> None:
+        """Refuse a sequence length beyond the model's position embeddings (max_position_embeddings)."""
+        limit = getattr(self.config, "max_position_embeddings", None)
+        embeddings = getattr(getattr(self.model, "base_model", None), "embeddings", None)
+        offset = getattr(embeddings, "padding_idx", None)  # RoBERTa-style positions start after padding
+        if isinstance(limit, int) and isinstance(offset, int):
+            limit -= offset + 1
+        if isinstance(limit, int) and max_length > limit:
+            raise EdgeshipError(
+                f"--max-length {max_length} is more than the {limit} tokens '{self.source}' takes "
+                "(its position embeddings)",
+                hint=f"use a --max-length from 1 to {limit} (in a recipe: export.max_length)",
+            )
 
     def logits_module(self) -> Any:
         """An nn.Module taking the inputs positionally (in `input_names` order) and returning logits."""

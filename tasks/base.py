@@ -25,6 +25,8 @@ class LoadedModel(Protocol):
     input_names: list[str]
     image_preprocessing: ImagePreprocessing | None
 
+    def check_max_length(self, max_length: int) -> None: ...
+
 
 Modality = Literal["text", "image"]
 

@@ -22,6 +22,7 @@ class TextClassification(ClassificationTask):
         self, loaded: LoadedModel, samples: int, max_length: int, rng: np.random.Generator
     ) -> dict[str, np.ndarray]:
         """Rows of `max_length` tokens with different real lengths, so padding masks are exercised."""
+        loaded.check_max_length(max_length)
         tokenizer = loaded.tokenizer
         vocab_size = int(loaded.config.vocab_size)
         lengths = rng.integers(low=min(4, max_length), high=max_length + 1, size=samples)

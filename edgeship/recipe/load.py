@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from edgeship.errors import EdgeshipError
 from edgeship.recipe.schema import Recipe
+from edgeship.sources.data import read_utf8
 
 LineIndex = dict[tuple[str | int, ...], int]
 
@@ -23,15 +24,14 @@ def load_recipe(path: Path, overrides: list[str] | None = None) -> Recipe:
     path = Path(path)
     if not path.is_file():
         raise RecipeError(f"recipe '{path}' does not exist", hint="pass a recipe YAML file, see examples/")
-    text = path.read_text(encoding="utf-8")
+    text = read_utf8(path, RecipeError)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise RecipeError(f"{where}: not valid YAML: {problem}", hint="fix the YAML syntax") from exc
+        raise RecipeError(f"{where}: not valid YAML: {_problem(exc)}", hint="fix the YAML syntax") from exc
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: a recipe is a mapping of sections", hint="see examples/ for the layout")
     lines: LineIndex = {}
@@ -68,7 +68,18 @@ def _apply_override(data: dict[str, Any], override: str) -> None:
         if not isinstance(child, dict):
             raise RecipeError(f"--set {key}: '{name}' is not a section", hint="set a key inside a section")
         target = child
-    target[last] = yaml.safe_load(value)
+    try:
+        target[last] = yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise RecipeError(
+            f"--set '{override}': the value is not valid YAML: {_problem(exc)}",
+            hint="write the value as in the recipe, e.g. --set 'data.train_samples=500' or 'key=[a, b]'",
+        ) from exc
+
+
+def _problem(exc: yaml.YAMLError) -> str:
+    """What the YAML parser objects to, in one line."""
+    return getattr(exc, "problem", None) or str(exc).splitlines()[0]
 
 
 def _recipe_error(exc: ValidationError, path: Path, lines: LineIndex, overrides: list[str]) -> RecipeError:

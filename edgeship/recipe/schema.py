@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from edgeship.compress.quantize.spec import SchemeId
-from edgeship.export.registry import ExportOptions
-from edgeship.options import StepOptions
+from edgeship.export.registry import ExportOptions, available_formats
+from edgeship.options import StepOptions, one_of
 from edgeship.sources.model_source import ModelSource
 from edgeship.step_options import (
     AppSettings,
@@ -26,6 +26,37 @@ from edgeship.step_options import (
 
 BundleRole = Literal["teacher", "student"]
 BUNDLE_ROLES: tuple[BundleRole, ...] = ("teacher", "student")
+FormatName = Annotated[str, one_of("format", available_formats)]
+
+
+def known_device(name: str) -> str:
+    """`name` if it is a built-in device or one added with `edgeship devices add`, else a ValueError."""
+    from edgeship.devices.config import BUILTIN_DEVICES, load_devices
+
+    if name in BUILTIN_DEVICES:
+        return name
+    known = [*BUILTIN_DEVICES, *load_devices()]
+    if name not in known:
+        raise ValueError(
+            f"unknown device '{name}' (choose from: {', '.join(known)}; "
+            f"or first run `edgeship devices add {name} --ssh ...`)"
+        )
+    return name
+
+
+def existing_data(spec: str) -> str:
+    """`spec` if it names a bundled dataset or an existing file or folder, else a ValueError."""
+    from edgeship.sources.datasets import DATASETS
+
+    if spec not in DATASETS and not Path(spec).exists():
+        raise ValueError(
+            f"'{spec}' is neither an existing file or folder nor a bundled dataset ({', '.join(DATASETS)})"
+        )
+    return spec
+
+
+DeviceName = Annotated[str, AfterValidator(known_device)]
+DataSource = Annotated[str, AfterValidator(existing_data)]
 
 
 class Section(StepOptions):
@@ -51,13 +82,15 @@ class Teacher(ModelSource):
 class Data(EvalOptions):
     """Training, evaluation and calibration data (`--data`, `--eval-data`, `--calibration-data`)."""
 
-    train: str = Field(
+    train: DataSource = Field(
         description="A bundled dataset name (rotten_tomatoes, fashion_mnist) or CSV/JSONL/folder."
     )
-    eval: str | None = Field(
+    eval: DataSource | None = Field(
         default=None, description="Held-out data; default: eval_samples held out of train."
     )
-    calibration: str | None = Field(default=None, description="int8-static calibration data; default: train.")
+    calibration: DataSource | None = Field(
+        default=None, description="int8-static calibration data; default: train."
+    )
     train_samples: int | None = Field(
         default=None, ge=8, description="Use the first N (shuffled) training examples."
     )
@@ -70,7 +103,7 @@ class Data(EvalOptions):
 class Export(ExportOptions):
     """Artifacts written per bundle: `export --format ...` once per format, with the export flags."""
 
-    formats: list[str] = Field(default_factory=lambda: ["onnx"], min_length=1)
+    formats: list[FormatName] = Field(default_factory=lambda: ["onnx"], min_length=1)
 
 
 SchemesByFormat = dict[str, list[SchemeId]]
@@ -87,7 +120,9 @@ class Quantize(QuantizeSettings):
 class Student(StudentChoice, TrainingOptions):
     """Distil the teacher into a student bundle (`distill --student ...` and its options)."""
 
-    formats: list[str] | None = Field(default=None, description="Default: export.formats; onnx comes first.")
+    formats: list[FormatName] | None = Field(
+        default=None, description="Default: export.formats; onnx comes first."
+    )
     schemes: SchemesByFormat | None = Field(
         default=None, description="Default: quantize.schemes of the student's formats."
     )
@@ -103,7 +138,7 @@ class Student(StudentChoice, TrainingOptions):
 class DeviceRun(BenchSettings):
     """One device to benchmark on (`bench --device NAME` and its options)."""
 
-    name: str
+    name: DeviceName
     variants: list[str] | None = Field(default=None, description="Variant ids; default: all.")
     bundles: list[BundleRole] = Field(default_factory=lambda: list(BUNDLE_ROLES))
     optional: bool = Field(
@@ -115,6 +150,12 @@ class Push(RolloutSettings):
     """A staged rollout after the benchmarks (`push --devices ... --canary N`): canaries first, then the rest."""
 
     bundle: BundleRole | None = Field(default=None, description="Default: the student when there is one.")
+
+    @field_validator("devices")
+    @classmethod
+    def _known_devices(cls, names: list[str]) -> list[str]:
+        """Every rollout device exists before the run starts."""
+        return [known_device(name) for name in names]
 
 
 class Report(ReportOptions):

@@ -101,6 +101,44 @@ def test_bad_recipes_name_the_file_line_and_field(tmp_path: Path, text: str, exp
     assert expected in line and "\n" not in line and "(hint: " in line
 
 
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            "export:\n  formats: [onnx, tflitex]\n",
+            "recipe.yaml:7: export.formats.1: unknown format 'tflitex'",
+        ),
+        (
+            "student:\n  family: distilbert\n  formats: [onnx, coreml]\n",
+            "recipe.yaml:8: student.formats.1: unknown format 'coreml'",
+        ),
+        (
+            "devices:\n  - name: local\n  - name: raspberry\n",
+            "recipe.yaml:8: devices.1.name: unknown device 'raspberry' (choose from: local,",
+        ),
+        ("push:\n  devices: [qemu-a72, pi]\n", "recipe.yaml:7: push.devices: unknown device 'pi'"),
+    ],
+)
+def test_names_a_run_would_look_up_are_checked_at_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str, expected: str
+) -> None:
+    monkeypatch.setenv("EDGESHIP_CONFIG_DIR", str(tmp_path))  # no devices added
+    with pytest.raises(RecipeError) as error:
+        load_recipe(write(tmp_path, MINIMAL + extra))
+    assert expected in error.value.one_line()
+
+
+def test_data_files_must_exist_at_load(tmp_path: Path) -> None:
+    missing = tmp_path / "reviews.csv"
+    with pytest.raises(RecipeError) as error:
+        load_recipe(write(tmp_path, MINIMAL + f"  eval: {missing}\n"))
+    assert f"recipe.yaml:6: data.eval: '{missing}' is neither an existing file or folder nor a bundled" in (
+        error.value.one_line()
+    )
+    missing.write_text("text,label\n")
+    assert load_recipe(write(tmp_path, MINIMAL + f"  eval: {missing}\n")).data.eval == str(missing)
+
+
 def test_overrides_are_typed_and_checked(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL)
     recipe = load_recipe(path, ["data.train_samples=500", "quantize.schemes={onnx: [int8-dynamic]}"])
@@ -111,6 +149,8 @@ def test_overrides_are_typed_and_checked(tmp_path: Path) -> None:
         RecipeError, match=r"recipe.yaml \(--set data.train_samples=x\): data.train_samples: .*\(got 'x'\)"
     ):
         load_recipe(path, ["data.train_samples=x"])
+    with pytest.raises(RecipeError, match=r"--set 'data.train_samples=\[1,': the value is not valid YAML"):
+        load_recipe(path, ["data.train_samples=[1,"])
     with pytest.raises(EdgeshipError, match="does not exist"):
         load_recipe(tmp_path / "missing.yaml")
 
