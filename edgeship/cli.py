@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from edgeship.errors import EdgeshipError
+from edgeship.errors import EdgeshipError, disk_error
 from edgeship.version import __version__
 
 app = typer.Typer(
@@ -21,6 +21,10 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 _debug = {"enabled": False}
+INTERRUPTED = (
+    "interrupted: finished steps and bundles are kept; the step that was running left nothing behind "
+    "(run the command again to continue)"
+)
 
 
 def _print_version(value: bool) -> None:
@@ -62,11 +66,19 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo(exc.one_line(), err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        typer.echo("aborted", err=True)
+        typer.echo(INTERRUPTED, err=True)
         sys.exit(130)
+    except SystemExit as exc:
+        if exc.code == 130:  # typer turns Ctrl-C into a silent exit 130
+            typer.echo(INTERRUPTED, err=True)
+        raise
     except Exception as exc:
         if debug:
             raise
+        known = disk_error(exc)
+        if known is not None:
+            typer.echo(known.one_line(), err=True)
+            sys.exit(known.exit_code)
         message = str(exc).splitlines()[0] if str(exc) else ""
         typer.echo(
             f"error: internal error {type(exc).__name__}: {message} (hint: re-run with --debug and report it)",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class EdgeshipError(Exception):
     """Base error: the CLI prints `error: <message> (hint: <hint>)` on one line and exits non-zero."""
@@ -63,3 +65,24 @@ class DistillError(EdgeshipError):
 
 class DeviceError(EdgeshipError):
     """A device that cannot be reached, trusted, pushed to or benchmarked on."""
+
+
+class DiskError(EdgeshipError):
+    """A disk that is full or read-only while edgeship writes."""
+
+
+def disk_error(exc: BaseException) -> DiskError | None:
+    """The user-facing error for a write that failed because the disk is full or read-only, else None."""
+    errno_value = getattr(exc, "errno", None)
+    filename = getattr(exc, "filename", None)
+    if errno_value in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(exc):
+        where = f" while writing {filename}" if filename else ""
+        return DiskError(
+            f"the disk is full{where}", hint="free some space and run the command again; nothing was kept"
+        )
+    if errno_value in (errno.EROFS, errno.EACCES, errno.EPERM) and filename:
+        return DiskError(
+            f"cannot write {filename}: {getattr(exc, 'strerror', '') or 'permission denied'}",
+            hint="choose a writable location (or fix its permissions); nothing was kept",
+        )
+    return None

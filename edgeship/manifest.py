@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 
@@ -20,6 +21,19 @@ Task = Annotated[
 Format = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="A registered artifact format.")]
 Precision = Annotated[
     str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="fp32, or the quantization scheme that made it.")
+]
+
+
+def _inside_bundle(value: str) -> str:
+    """A manifest path names a file inside the bundle: relative, POSIX, no `..`, no backslash."""
+    path = PurePosixPath(value)
+    if not value or path.is_absolute() or ".." in path.parts or "\\" in value or value[1:3] == ":/":
+        raise ValueError(f"'{value}' is not a path inside the bundle (relative, without '..')")
+    return value
+
+
+BundlePath = Annotated[
+    str, AfterValidator(_inside_bundle), Field(description="A path relative to the bundle root, inside it.")
 ]
 DType = Literal["float32", "float16", "int64", "int32", "int8", "uint8", "bool"]
 
@@ -60,7 +74,7 @@ class TextPreprocessing(_Model):
     """Tokenize with the tokenizer stored in the bundle, padded/truncated to `max_length`."""
 
     kind: Literal["text"] = "text"
-    tokenizer: str = Field(description="Tokenizer directory, relative to the bundle root.")
+    tokenizer: BundlePath = Field(description="Tokenizer directory, relative to the bundle root.")
     max_length: int = Field(gt=0)
     vocab_size: int = Field(gt=0, description="Token ids lie in [0, vocab_size).")
 
@@ -130,7 +144,7 @@ class Variant(_Model):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     format: Format
     precision: Precision
-    file: str = Field(description="Path relative to the bundle root.")
+    file: BundlePath = Field(description="Path relative to the bundle root.")
     bytes: int = Field(ge=0)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     produced_by: Producer
@@ -184,20 +198,20 @@ class Benchmark(_Model):
     runs: int = Field(gt=0)
     warmup: int = Field(ge=0)
     emulated: bool = False
-    raw: str = Field(description="Raw agent output, relative to the bundle root.")
+    raw: BundlePath = Field(description="Raw agent output, relative to the bundle root.")
     measured_at: str = Field(default_factory=utc_now)
 
 
 class Manifest(_Model):
     """The contract between stages: everything a bundle holds and how it was made."""
 
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = Field(default=SCHEMA_VERSION, strict=True, ge=1)
     created_with: str = Field(description="edgeship version that last wrote the manifest.")
     source: Source
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
     preprocessing: Preprocessing
-    parity_reference: str | None = Field(
+    parity_reference: BundlePath | None = Field(
         default=None, description="npz of the parity inputs and PyTorch fp32 logits, relative to the root."
     )
     variants: list[Variant] = Field(default_factory=list)

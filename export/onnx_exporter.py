@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgeship.errors import UnsupportedModelError
+from edgeship.errors import UnsupportedModelError, disk_error
 from edgeship.export.archs import ArchConfig, arch_config
 from edgeship.export.registry import ExportOptions, ExportResult, register_exporter
 from edgeship.manifest import DType, GraphInfo, TensorSpec
@@ -73,6 +73,9 @@ class OnnxExporter:
                     dynamo=False,
                 )
             except Exception as exc:  # the exporter raises many types for unsupported operators
+                full_or_read_only = disk_error(exc)
+                if full_or_read_only is not None:
+                    raise full_or_read_only from exc
                 raise UnsupportedModelError(
                     f"torch.onnx.export failed for {loaded.architecture}: {str(exc).splitlines()[0][:200]}",
                     hint=f"try another --opset (used {opset}) or report the architecture to edgeship",

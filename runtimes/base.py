@@ -8,6 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
+from edgeship.errors import EdgeshipError, ModelLoadError
 from edgeship.registry import Registry
 
 
@@ -39,5 +40,16 @@ def register_runtime(artifact_format: str) -> Callable[[SessionFactory], Session
 
 
 def open_session(path: Path, artifact_format: str, threads: int | None = None) -> Session:
-    """Open `path` with the runtime registered for its format."""
-    return RUNTIMES.get(artifact_format)(Path(path), threads)
+    """Open `path` with the runtime registered for its format; a file the runtime cannot read (truncated,
+    corrupt) is a ModelLoadError naming it."""
+    factory = RUNTIMES.get(artifact_format)
+    try:
+        return factory(Path(path), threads)
+    except EdgeshipError:
+        raise
+    except Exception as exc:  # each runtime raises its own types for unreadable files
+        reason = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(
+            f"{path} cannot be loaded as {artifact_format}: {reason}",
+            hint="the file is corrupt or truncated; re-run the step that produced it",
+        ) from exc

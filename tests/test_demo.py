@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from edgeship.bundle import Bundle
 from edgeship.compress.quantize.spec import get_scheme
 from edgeship.manifest import Variant
@@ -29,6 +31,7 @@ def check_tflite_rows(variants: dict[str, Variant]) -> None:
         assert fp32.accuracy - quantized.accuracy <= 0.01
 
 
+@pytest.mark.slow  # about 4.5 minutes on 2 cores; the tiny recipe in tests/recipe covers the same steps
 def test_demo_runs_the_text_recipe_offline_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = ["demo", "--out", str(out), "--set", "data.train_samples=48", "--set", "data.eval_samples=40"]

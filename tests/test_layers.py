@@ -23,6 +23,7 @@ GROUND = {
     "edgeship.registry",
     "edgeship.manifest",
     "edgeship.bundle",
+    "edgeship.bundle_lock",
     "edgeship.cache",
     "edgeship.console",
     "edgeship.options",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,8 +17,10 @@ from edgeship.appkit.platforms import PLATFORMS, Platform
 from edgeship.appkit.readme import kit_readme
 from edgeship.appkit.vocabulary import wordpiece_settings
 from edgeship.bundle import Bundle
-from edgeship.errors import OutputError
+from edgeship.bundle_lock import bundle_lock
+from edgeship.errors import EdgeshipError, ModelLoadError, OutputError
 from edgeship.manifest import TextPreprocessing, Variant
+from edgeship.runtimes.base import open_session
 
 
 @dataclass
@@ -45,6 +48,7 @@ def write_app_kit(
     bundle = Bundle.open(bundle_dir)
     variant = choose_variant(bundle, kind, variant_id, platform)
     source = bundle.verified_file(variant)
+    open_session(source, variant.format)  # a corrupt file fails here, named, before the kit is built
     app_dir = (out or bundle.root) / "app"
     try:
         app_dir.mkdir(parents=True, exist_ok=True)
@@ -57,11 +61,12 @@ def write_app_kit(
         files = _fill(staging, bundle, target, kind_name, variant, source)
         staging.chmod(0o755)
         final, previous = app_dir / platform, app_dir / f".{platform}.previous"
-        shutil.rmtree(previous, ignore_errors=True)
-        if final.exists():
-            os.replace(final, previous)
-        os.replace(staging, final)
-        shutil.rmtree(previous, ignore_errors=True)
+        with bundle_lock(bundle.root) if out is None else contextlib.nullcontext():
+            shutil.rmtree(previous, ignore_errors=True)
+            if final.exists():
+                os.replace(final, previous)
+            os.replace(staging, final)
+            shutil.rmtree(previous, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Kit(final, variant, kind_name, files)
@@ -74,8 +79,16 @@ def _fill(
     kind = ARTIFACTS[kind_name]
     assets = kit / platform.assets_dir
     assets.mkdir()
-    model_files = kind.write(source, variant, assets)
-    inputs, outputs = artifact_tensors(assets / model_files[0], kind)
+    try:
+        model_files = kind.write(source, variant, assets)
+        inputs, outputs = artifact_tensors(assets / model_files[0], kind)
+    except (EdgeshipError, OSError):
+        raise
+    except Exception as exc:  # converters and runtimes raise their own types for unreadable models
+        raise ModelLoadError(
+            f"{source} cannot be read as a {variant.format} model: {str(exc).strip()[:200] or type(exc).__name__}",
+            hint="the file is corrupt or truncated; re-run the step that produced it",
+        ) from exc
     manifest = bundle.manifest
     tokenizer = None
     if isinstance(manifest.preprocessing, TextPreprocessing):

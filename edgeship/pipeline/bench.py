@@ -83,6 +83,7 @@ def bench_bundle(
     """Benchmark the chosen variants on a device (pushing what it lacks); raw agent JSON goes to
     bench/<device>/, summaries to the manifest. Emulated devices default to 5 runs after 1 warm-up."""
     bundle = Bundle.open(bundle_dir)
+    bundle.check_writable()
     target = get_device(device)
     runs = runs if runs is not None else (5 if target.emulated else 50)
     warmup = warmup if warmup is not None else (1 if target.emulated else 5)
@@ -95,19 +96,22 @@ def bench_bundle(
     files = staged_files(bundle, variants)
     with console.status(f"Pushing {len(variants)} variant(s) to {device}"):
         locations = target.stage(files)
-    results = []
+    raws = []
     for variant, item, variant_specs in zip(variants, files, specs, strict=True):
         location = locations[item.relative]
         with console.status(f"Benchmarking {variant.id} on {device} ({runs} runs, {threads} threads)"):
-            raw = target.run_agent(
-                location,
-                variant_specs,
-                artifact_format=variant.format,
-                threads=threads,
-                runs=runs,
-                warmup=warmup,
+            raws.append(
+                target.run_agent(
+                    location,
+                    variant_specs,
+                    artifact_format=variant.format,
+                    threads=threads,
+                    runs=runs,
+                    warmup=warmup,
+                )
             )
-        benchmark = record_benchmark(bundle, target, variant, raw, batch)
-        results.append(benchmark)
-    bundle.save()
-    return results
+    with bundle.update() as change:
+        return [
+            record_benchmark(change, target, variant, raw, batch)
+            for variant, raw in zip(variants, raws, strict=True)
+        ]

@@ -85,6 +85,7 @@ def distill_to_bundle(
     prepare_output(out)
     with step(f"Loading the teacher {teacher_spec}"):
         teacher = load_model(teacher_spec, checkpoint=teacher_checkpoint)
+        teacher.check_max_length(options.max_length)
     teacher.source = teacher_name or teacher.source
     train = load_examples(data, teacher.labels)
     evaluation = load_examples(eval_data, teacher.labels) if eval_data is not None else None
@@ -235,9 +236,9 @@ def _write_bundle(
         os.replace(saved, out / STUDENT_DIR)
     finally:
         shutil.rmtree(saved, ignore_errors=True)
-    source = bundle.manifest.source
-    source.role, source.teacher = "student", teacher.source
-    source.model = f"{options.family} student ({student.description}) of {teacher.source}"
     write_text_atomic(out / RECORD_FILE, json.dumps(record, indent=2, default=str))
-    bundle.save()
-    return Bundle.open(out)
+    with bundle.update() as change:
+        source = change.manifest.source
+        source.role, source.teacher = "student", teacher.source
+        source.model = f"{options.family} student ({student.description}) of {teacher.source}"
+    return bundle

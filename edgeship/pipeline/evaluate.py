@@ -36,20 +36,20 @@ def evaluate_bundle(
 ) -> dict[str, float]:
     """Measure accuracy per variant, record it with `evaluated_on` in the manifest, return it by id."""
     bundle = Bundle.open(bundle_dir)
+    bundle.check_writable()
     encoded = encode_examples(bundle, load_examples(bundle, data))
     task = bundle.manifest.source.task
-    accuracies = {}
+    evaluated = []
     for variant in bundle.select_variants(variant_ids):
         with console.status(f"Evaluating {variant.id} on {len(encoded)} {encoded.name} examples"):
-            accuracies[variant.id] = record_accuracy(
-                variant,
-                accuracy_of(bundle.verified_file(variant), variant.format, encoded, task, batch_size),
-                encoded,
-                split,
-                get_task(task).metric,
-            )
-    bundle.save()
-    return accuracies
+            score = accuracy_of(bundle.verified_file(variant), variant.format, encoded, task, batch_size)
+        evaluated.append((variant, score))
+    with bundle.update() as change:
+        for variant, score in evaluated:
+            current = change.manifest.variant(variant.id)
+            if current is not None and current.sha256 == variant.sha256:
+                record_accuracy(current, score, encoded, split, get_task(task).metric)
+    return {variant.id: score for variant, score in evaluated}
 
 
 def accuracy_of(

@@ -15,6 +15,7 @@ from edgeship.bundle import (
     is_bundle,
     new_bundle_directory,
     prepare_output,
+    sha256_of,
     staging_directory,
 )
 from edgeship.console import step
@@ -88,22 +89,32 @@ def export_model(
             revision=source.revision,
             tokenizer=source.tokenizer,
         )
+        loaded.check_max_length(options.max_length)
         if source.name is not None:
             loaded.source = source.name
     if existing:
         _check_same_source(bundle, loaded, source.checkpoint)
         reference = _stored_reference(bundle, options)
-        variant, result = _export_variant(bundle.root, loaded, artifact_format, options, reference, target)
-        if (result.inputs, result.outputs) != (bundle.manifest.inputs, bundle.manifest.outputs):
-            variant.inputs, variant.outputs = result.inputs, result.outputs
-        bundle.manifest.put_variant(variant)
-        bundle.save()
+        bundle.check_writable()
+        with staging_directory(bundle.root) as staging:
+            variant, result, staged = _export_variant(
+                staging, loaded, artifact_format, options, reference, target
+            )
+            if (result.inputs, result.outputs) != (bundle.manifest.inputs, bundle.manifest.outputs):
+                variant.inputs, variant.outputs = result.inputs, result.outputs
+            with bundle.update() as change:
+                variant.file = change.install(staged, variant.file)[0]
+                change.manifest.put_variant(variant)
         return bundle, variant
     with new_bundle_directory(out) as staging_root:
         with step(f"Computing the PyTorch reference on {options.parity_samples} inputs"):
             inputs = sample_inputs(loaded, samples=options.parity_samples, max_length=options.max_length)
             reference = (inputs, reference_logits(loaded, inputs))
-        variant, result = _export_variant(staging_root, loaded, artifact_format, options, reference, target)
+        with staging_directory(staging_root) as staging:
+            variant, result, staged = _export_variant(
+                staging, loaded, artifact_format, options, reference, target
+            )
+            install_file(staged, staging_root / variant.file)
         manifest = _new_manifest(loaded, result, options)
         manifest.put_variant(variant)
         (staging_root / REFERENCE_FILE).parent.mkdir()
@@ -131,52 +142,50 @@ def _stored_reference(bundle: Bundle, options: ExportOptions) -> tuple[dict[str,
 
 
 def _export_variant(
-    root: Path,
+    staging: Path,
     loaded: LoadedModel,
     artifact_format: str,
     options: ExportOptions,
     reference: tuple[dict[str, np.ndarray], np.ndarray],
     target: BuildDevice | None = None,
-) -> tuple[Variant, ExportResult]:
-    """Export into a staging file (here, or built on `target`), check parity, then move the file into
-    `root/models/`."""
+) -> tuple[Variant, ExportResult, Path]:
+    """Export into a file in `staging` (here, or built on `target`) and check parity; returns the variant
+    (naming the file it is to be installed as), the export result and the staged file."""
     exporter = get_exporter(artifact_format)
     tolerance = parity_tolerance(options, arch_config(loaded.model_type).tolerance)
     precision = VARIANT_PRECISION[options.precision]
     variant_id = f"{artifact_format}-{precision}"
     file = f"models/{variant_id}{exporter.suffix}"
-    with staging_directory(root) as staging:
-        staged = staging / f"{variant_id}{exporter.suffix}"
-        if target is None:
-            artifact = _exported_here(exporter, loaded, staged, options)
-        else:
-            artifact = engine_on_device(target, exporter, loaded, staged, options, file)
-        with artifact as (result, session):
-            where = f" on {target.device.name}" if target else ""
-            with step(f"Checking parity on {len(reference[1])} inputs{where}"):
-                parity = measure_parity(session, *reference, tolerance, loaded.task)
-            if parity_fails(options, parity, loaded.task):
-                raise ParityError(
-                    f"{artifact_format} export of {loaded.architecture} disagrees with PyTorch{where}: max abs "
-                    f"diff {parity.max_abs_diff:.3g} (tolerance {tolerance:g}), argmax agreement "
-                    f"{parity.argmax_agreement:.3f}",
-                    hint="try --no-optimize or another --opset; nothing was written",
-                )
-        size, digest = install_file(staged, root / file)
+    staged = staging / f"{variant_id}{exporter.suffix}"
+    if target is None:
+        artifact = _exported_here(exporter, loaded, staged, options)
+    else:
+        artifact = engine_on_device(target, exporter, loaded, staged, options, file)
+    with artifact as (result, session):
+        where = f" on {target.device.name}" if target else ""
+        with step(f"Checking parity on {len(reference[1])} inputs{where}"):
+            parity = measure_parity(session, *reference, tolerance, loaded.task)
+        if parity_fails(options, parity, loaded.task):
+            raise ParityError(
+                f"{artifact_format} export of {loaded.architecture} disagrees with PyTorch{where}: max abs "
+                f"diff {parity.max_abs_diff:.3g} (tolerance {tolerance:g}), argmax agreement "
+                f"{parity.argmax_agreement:.3f}",
+                hint="try --no-optimize or another --opset; nothing was written",
+            )
     variant = Variant(
         id=variant_id,
         format=artifact_format,  # type: ignore[arg-type]
         precision=precision,
         file=file,
-        bytes=size,
-        sha256=digest,
+        bytes=staged.stat().st_size,
+        sha256=sha256_of(staged),
         produced_by=Producer(step="export", options=result.options, tools=result.tools),
         source_variant=getattr(exporter, "derived_from", {}).get(options.precision),
         graph=result.graph,
         parity=parity,
         built_for=result.built_for,
     )
-    return variant, result
+    return variant, result, staged
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeship.bundle import Bundle, write_text_atomic
+from edgeship.bundle import Bundle, BundleUpdate
 from edgeship.devices.base import Device, Staged
 from edgeship.devices.engines import check_engines
 from edgeship.errors import DeviceError
@@ -51,12 +51,10 @@ def push_variants(bundle: Bundle, device: Device, variants: list[Variant]) -> li
 
 
 def record_benchmark(
-    bundle: Bundle, device: Device, variant: Variant, raw: dict[str, Any], batch: int
+    change: BundleUpdate, device: Device, variant: Variant, raw: dict[str, Any], batch: int
 ) -> Benchmark:
-    """Keep the agent's raw JSON in bench/<device>/ and its summary in the manifest (saved by the caller)."""
-    raw_file = f"bench/{device.name}/{variant.id}.json"
-    bundle.path(raw_file).parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(bundle.path(raw_file), json.dumps(raw, indent=2) + "\n")
+    """Keep the agent's raw JSON in bench/<device>/ and its summary in the manifest, as one update."""
+    raw_file = change.write_text(f"bench/{device.name}/{variant.id}.json", json.dumps(raw, indent=2) + "\n")
     benchmark = Benchmark(
         variant=variant.id,
         device=device.name,
@@ -71,7 +69,7 @@ def record_benchmark(
         emulated=raw["emulated"] or device.emulated,
         raw=raw_file,
     )
-    bundle.manifest.put_benchmark(benchmark)
+    change.manifest.put_benchmark(benchmark)
     return benchmark
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeship.bundle import Bundle, install_file, staging_directory
+from edgeship.bundle import Bundle, sha256_of, staging_directory
 from edgeship.compress.quantize.registry import Quantizer, QuantizeResult, get_quantizer
 from edgeship.compress.quantize.spec import QuantizationSpec, get_scheme
 from edgeship.console import console, step
@@ -93,10 +93,12 @@ def quantize_bundle(
     """Quantize the fp32 variant (of `artifact_format`, needed when the bundle holds several) once per
     spec; each new variant gets parity and, with eval data, accuracy."""
     bundle = Bundle.open(bundle_dir)
+    bundle.check_writable()
     source = _source_variant(bundle, artifact_format, source_variant)
     quantizers = [get_quantizer(source.format, spec.scheme) for spec in specs]
     calibration = _calibration(bundle, specs, calibration_data)
     source_path = bundle.verified_file(source)
+    open_session(source_path, source.format)  # a corrupt file fails here, named, before any work
     budget = None
     if eval_data is not None:
         encoded = encode_examples(bundle, load_examples(bundle, eval_data))
@@ -104,17 +106,40 @@ def quantize_bundle(
             outputs = predict_logits(open_session(source_path, source.format), encoded)
         task = get_task(bundle.manifest.source.task)
         budget = AccuracyBudget(encoded, eval_split, task, outputs, max_accuracy_drop, min_agreement)
-        record_accuracy(source, budget.source_accuracy, encoded, eval_split, task.metric)
     variants = []
     for spec, quantizer in zip(specs, quantizers, strict=True):
         batches = None
         if calibration is not None and spec.descriptor.calibrates:
             batches = calibration.head(spec.calibration_samples).batches(1)
-        variant = _quantize_one(bundle, source, source_path, quantizer, spec, batches, budget)
-        bundle.manifest.put_variant(variant)
-        bundle.save()
+        with staging_directory(bundle.root) as staging:
+            variant, staged = _quantize_one(
+                bundle, source, source_path, quantizer, spec, batches, budget, staging
+            )
+            with bundle.update() as change:
+                current_source = _unchanged_source(change.manifest, source)
+                variant.file = change.install(staged, variant.file)[0]
+                if budget is not None:
+                    record_accuracy(
+                        current_source,
+                        budget.source_accuracy,
+                        budget.eval_data,
+                        eval_split,
+                        budget.task.metric,
+                    )
+                change.manifest.put_variant(variant)
         variants.append(variant)
     return variants
+
+
+def _unchanged_source(manifest: Manifest, source: Variant) -> Variant:
+    """The source variant as the bundle lists it now, refusing one re-exported while this step ran."""
+    current = manifest.variant(source.id)
+    if current is None or current.sha256 != source.sha256:
+        raise BundleError(
+            f"variant '{source.id}' was changed by another command while it was being quantized",
+            hint="run `edgeship quantize` again; nothing was written",
+        )
+    return current
 
 
 def _source_variant(bundle: Bundle, artifact_format: str | None, variant_id: str | None) -> Variant:
@@ -165,31 +190,32 @@ def _quantize_one(
     spec: QuantizationSpec,
     calibration: list[dict[str, np.ndarray]] | None,
     budget: AccuracyBudget | None,
-) -> Variant:
+    staging: Path,
+) -> tuple[Variant, Path]:
+    """Quantize into `staging` (falling back to float layers when the budget asks); the variant names the
+    file it will be installed as."""
     # TensorRT-form Q/DQ graphs get their own id so they can sit beside the ONNX Runtime ones
     runtime_suffix = "-tensorrt" if spec.target_runtime == "tensorrt" else ""
     variant_id = f"{source.format}-{spec.scheme}{runtime_suffix}"
     suffix = Path(source.file).suffix
-    with staging_directory(bundle.root) as staging:
-        staged = staging / f"{variant_id}{suffix}"
-        with step(f"Quantizing {source.id} to {spec.scheme}"):
+    staged = staging / f"{variant_id}{suffix}"
+    with step(f"Quantizing {source.id} to {spec.scheme}"):
+        result = quantizer.quantize(source_path, staged, spec, calibration)
+    scores = None
+    if budget is not None:
+        scores = budget.score(staged, source.format)
+        if not budget.holds(*scores):
+            console.print(f"{spec.scheme}: {budget.describe(*scores)} is outside the budget")
+            spec, scores = _fall_back(source, source_path, quantizer, spec, calibration, budget, staged)
             result = quantizer.quantize(source_path, staged, spec, calibration)
-        scores = None
-        if budget is not None:
-            scores = budget.score(staged, source.format)
-            if not budget.holds(*scores):
-                console.print(f"{spec.scheme}: {budget.describe(*scores)} is outside the budget")
-                spec, scores = _fall_back(source, source_path, quantizer, spec, calibration, budget, staged)
-                result = quantizer.quantize(source_path, staged, spec, calibration)
-        parity = _parity(bundle, staged, source.format, spec.scheme)
-        size, digest = install_file(staged, bundle.path(f"models/{variant_id}{suffix}"))
+    parity = _parity(bundle, staged, source.format, spec.scheme)
     variant = Variant(
         id=variant_id,
         format=source.format,
         precision=spec.scheme,
         file=f"models/{variant_id}{suffix}",
-        bytes=size,
-        sha256=digest,
+        bytes=staged.stat().st_size,
+        sha256=sha256_of(staged),
         produced_by=Producer(step="quantize", options=result.options, tools=result.tools),
         source_variant=source.id,
         kept_float=list(spec.keep_float),
@@ -200,7 +226,7 @@ def _quantize_one(
     if budget is not None and scores is not None:
         record_accuracy(variant, scores[0], budget.eval_data, budget.split, budget.task.metric)
         variant.eval_agreement = scores[1]
-    return variant
+    return variant, staged
 
 
 def _record_signature(manifest: Manifest, source: Variant, variant: Variant, result: QuantizeResult) -> None:

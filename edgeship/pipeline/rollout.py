@@ -191,12 +191,12 @@ class Rollout:
                 self._withdraw(range(index + 1, self.canary), f"canary '{self.devices[index].name}' failed")
                 break
         promoted = [i for i in range(self.canary) if self.outcomes[i].status == "promoted"]
-        for index in promoted:
-            for check in self.checks:
-                raw = raws[index][check.variant.id]
-                record_benchmark(self.bundle, self.devices[index], check.variant, raw, check.bench_batch)
         if promoted:
-            self.bundle.save()
+            with self.bundle.update() as change:
+                for index in promoted:
+                    for check in self.checks:
+                        raw = raws[index][check.variant.id]
+                        record_benchmark(change, self.devices[index], check.variant, raw, check.bench_batch)
         if len(promoted) < self.canary:
             return self.outcomes
         for index in range(self.canary, len(self.devices)):

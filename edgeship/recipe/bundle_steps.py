@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeship.bundle import Bundle, is_bundle
+from edgeship.console import console
+from edgeship.errors import EdgeshipError
 from edgeship.manifest import Variant
 from edgeship.recipe.data import RecipeData
 from edgeship.recipe.schema import Recipe
@@ -33,12 +35,31 @@ class DataKeys:
 
 
 def reset_if_changed(state: StepState, plan: BundlePlan, first_step: str, key: str) -> None:
-    """A bundle whose first step changed is rebuilt: its folder and step records go."""
+    """A bundle whose first step changed is rebuilt: its folder and step records go. A folder this recipe
+    did not make is never removed without --force."""
     if state.keys.get(first_step) == key and is_bundle(plan.root):
         return
-    if is_bundle(plan.root):
-        shutil.rmtree(plan.root)  # the recipe's own output from an earlier run
+    if plan.root.exists() and not (state.made(f"{plan.role}/") or state.forced):
+        raise RecipeOutputError(
+            f"{plan.root} already exists and was not made by this recipe; the run would remove it "
+            f"({_contents(plan.root)})",
+            hint="pass another --out, or --force to replace it",
+        )
+    if plan.root.exists():
+        console.print(f"Removing {plan.root} ({_contents(plan.root)}): rebuilt by this recipe")
+        shutil.rmtree(plan.root)
     state.forget(f"{plan.role}/")
+
+
+class RecipeOutputError(EdgeshipError):
+    """A recipe output folder that the run must not replace."""
+
+
+def _contents(root: Path) -> str:
+    """What a folder holds, in a few words: its file count and a few names."""
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    shown = ", ".join(files[:4]) + (", ..." if len(files) > 4 else "")
+    return f"{len(files)} file(s): {shown}" if files else "empty"
 
 
 def export_formats(
@@ -67,8 +88,8 @@ def export_formats(
             options=options if artifact_format == "tensorrt" else options.model_copy(update={"device": None}),
         )
         if bundle.manifest.source.role is None:
-            bundle.manifest.source.role = plan.role  # type: ignore[assignment]
-            bundle.save()
+            with bundle.update() as change:
+                change.manifest.source.role = plan.role  # type: ignore[assignment]
 
     for artifact_format in plan.formats:
         key = content_key(base_key, artifact_format)
@@ -140,25 +161,19 @@ def score_and_quantize(
 
 def prune(plan: BundlePlan) -> list[str]:
     """Remove variants (files and benchmarks) of formats or schemes the recipe no longer asks for."""
-    bundle = Bundle.open(plan.root)
-    manifest = bundle.manifest
-    dropped = [
-        variant
-        for variant in manifest.variants
-        if variant.format not in plan.formats
-        or (
-            variant.source_variant is not None
-            and variant.precision not in plan.schemes.get(variant.format, [])
-        )
-    ]
-    if not dropped:
-        return []
-    ids = {variant.id for variant in dropped}
-    manifest.variants = [v for v in manifest.variants if v.id not in ids]
-    manifest.benchmarks = [b for b in manifest.benchmarks if b.variant not in ids]
-    bundle.save()
-    for variant in dropped:
-        bundle.path(variant.file).unlink(missing_ok=True)
+    with Bundle.open(plan.root).update() as change:
+        manifest = change.manifest
+        ids = {
+            variant.id
+            for variant in manifest.variants
+            if variant.format not in plan.formats
+            or (
+                variant.source_variant is not None
+                and variant.precision not in plan.schemes.get(variant.format, [])
+            )
+        }
+        manifest.variants = [v for v in manifest.variants if v.id not in ids]
+        manifest.benchmarks = [b for b in manifest.benchmarks if b.variant not in ids]
     return sorted(ids)
 
 

@@ -52,7 +52,7 @@ def run_recipe(
     out = out or recipe.out
     state = StepState.open(out / STATE_DIR / f"{recipe.name}.json")
     if force:
-        state.keys.clear()
+        state.start_over()
     labels = data_labels(recipe.teacher, cache_dir)
     with step(f"Loading data ({recipe.data.train})"):
         data = load_recipe_data(recipe.data, labels)

@@ -43,12 +43,22 @@ class StepState:
     path: Path
     keys: dict[str, str] = field(default_factory=dict)
     records: list[StepRecord] = field(default_factory=list)
+    forced: bool = False
 
     @classmethod
     def open(cls, path: Path) -> StepState:
         """The state of an earlier run at `path`, or an empty one."""
         keys = json.loads(path.read_text())["steps"] if path.is_file() else {}
         return cls(path, {name: entry["key"] for name, entry in keys.items()})
+
+    def start_over(self) -> None:
+        """`--force`: run every step again, and let the recipe replace bundles it has no record of."""
+        self.keys.clear()
+        self.forced = True
+
+    def made(self, prefix: str) -> bool:
+        """Whether an earlier run of this recipe finished a step under `prefix` (so made its output)."""
+        return any(name.startswith(prefix) for name in self.keys)
 
     def run(self, step: str, key: str, action: Callable[[], Any], *, done: bool = True) -> bool:
         """Run `action` unless `step` finished with `key` and its outputs are still there (`done`)."""

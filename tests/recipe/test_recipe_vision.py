@@ -23,6 +23,7 @@ SMALL = {
 }
 
 pytestmark = [
+    pytest.mark.slow,  # over 2 minutes on 2 cores: distillation, two exports and a kit
     pytest.mark.skipif(
         not FASHION_MNIST_DIR.is_dir(),
         reason="needs Debian's dataset-fashion-mnist (scripts/setup-system.sh)",
