@@ -64,6 +64,7 @@ def test_distill_writes_a_student_bundle_that_names_its_teacher(
     assert again.returncode == 1 and "error:" in again.stderr
 
 
+@pytest.mark.slow  # about 100 s on 2 cores: two full distillations and a killed one
 def test_kill_9_mid_run_then_resume_matches_an_uninterrupted_run(
     bert_dir: Path, reviews_csv: Path, tmp_path: Path
 ) -> None:
