@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from edgeship.console import console
-from edgeship.errors import BundleError, OutputError
+from edgeship.errors import BundleError, EdgeshipError, OutputError, disk_error
 
 LOCK_NAME = ".edgeship.lock"
 TIMEOUT_VARIABLE = "EDGESHIP_LOCK_TIMEOUT"
@@ -35,13 +35,12 @@ def lock_timeout() -> float:
         ) from None
 
 
-def unwritable(root: Path, exc: OSError) -> BundleError:
-    """The error for a bundle this process cannot write (read-only, no permission, disk full)."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return BundleError(
-            f"the disk is full (no space left for bundle {root})",
-            hint="free some space and run the command again; nothing was kept",
-        )
+def unwritable(root: Path, exc: OSError) -> EdgeshipError:
+    """The error for a bundle this process cannot write: a full disk (as `disk_error` says it), read-only,
+    or no permission."""
+    full = disk_error(exc) if exc.errno in (errno.ENOSPC, errno.EDQUOT) else None
+    if full is not None:
+        return full
     reason = (
         "is on a read-only file system" if exc.errno == errno.EROFS else f"is not writable ({exc.strerror})"
     )

@@ -10,6 +10,18 @@ import pytest
 from tests.conftest import run_cli
 
 INTERNAL_ERROR = "internal error"
+TINY_RECIPE = """\
+name: {name}
+teacher:
+  model: {model}
+data:
+  train: {data}
+  eval_samples: 8
+export:
+  max_length: 16
+  parity_samples: 2
+"""
+"""A recipe that exports a tiny teacher and scores it, nothing more: `.format(name=, model=, data=)`."""
 
 
 class CliRecorder:

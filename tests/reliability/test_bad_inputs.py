@@ -12,20 +12,9 @@ from edgeship.errors import EdgeshipError
 from edgeship.sources.data import load_labelled
 from edgeship.sources.loading import LoadedModel
 from tests.conftest import run_cli
-from tests.reliability.conftest import CliRecorder, assert_clean_error, tree_state
+from tests.reliability.conftest import TINY_RECIPE, CliRecorder, assert_clean_error, tree_state
 
 LABELS = ["negative", "neutral", "positive"]
-RECIPE = """\
-name: bad-inputs
-teacher:
-  model: {model}
-data:
-  train: {data}
-  eval_samples: 8
-export:
-  max_length: 16
-  parity_samples: 2
-"""
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +86,9 @@ def test_a_utf8_file_saved_with_a_bom_reads_its_header(tmp_path: Path) -> None:
 
 def write_recipe(tmp_path: Path, bert_dir: Path, data: Path, extra: str = "") -> Path:
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(RECIPE.format(model=bert_dir, data=data) + extra, encoding="utf-8")
+    recipe.write_text(
+        TINY_RECIPE.format(name="bad-inputs", model=bert_dir, data=data) + extra, encoding="utf-8"
+    )
     return recipe
 
 
@@ -105,7 +96,9 @@ def test_a_recipe_that_is_not_utf8_names_the_line_and_byte(
     tmp_path: Path, bert_dir: Path, text_csv: Path, edgeship_cli: CliRecorder
 ) -> None:
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_bytes((RECIPE.format(model=bert_dir, data=text_csv) + "# réglé\n").encode("latin-1"))
+    recipe.write_bytes(
+        (TINY_RECIPE.format(name="bad-inputs", model=bert_dir, data=text_csv) + "# réglé\n").encode("latin-1")
+    )
     result = edgeship_cli("run", str(recipe), "--out", str(tmp_path / "out"))
     assert_clean_error(
         result, f"{recipe}:10: byte 0xe9 at offset", "is not UTF-8", "re-save the file as UTF-8"

@@ -17,7 +17,13 @@ from edgeship.bundle import Bundle, sha256_of
 from edgeship.bundle_lock import bundle_lock
 from edgeship.errors import BundleError
 from tests.conftest import run_cli
-from tests.reliability.conftest import INTERNAL_ERROR, CliRecorder, assert_clean_error, tree_state
+from tests.reliability.conftest import (
+    INTERNAL_ERROR,
+    TINY_RECIPE,
+    CliRecorder,
+    assert_clean_error,
+    tree_state,
+)
 
 
 @pytest.fixture()
@@ -241,19 +247,6 @@ def test_leftovers_of_a_killed_export_are_removed_by_the_next(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bert"]
 
 
-RECIPE = """\
-name: mine
-teacher:
-  model: {model}
-data:
-  train: {data}
-  eval_samples: 8
-export:
-  max_length: 16
-  parity_samples: 2
-"""
-
-
 def test_a_recipe_never_removes_a_bundle_it_did_not_make(
     tmp_path: Path, bert_dir: Path, text_csv: Path, edgeship_cli: CliRecorder
 ) -> None:
@@ -263,7 +256,7 @@ def test_a_recipe_never_removes_a_bundle_it_did_not_make(
     (out / "mine" / "notes.txt").write_text("my own notes")
     before = tree_state(out / "mine")
     recipe = tmp_path / "mine.yaml"
-    recipe.write_text(RECIPE.format(model=bert_dir, data=text_csv))
+    recipe.write_text(TINY_RECIPE.format(name="mine", model=bert_dir, data=text_csv))
     refused = edgeship_cli("run", str(recipe), "--out", str(out))
     assert_clean_error(
         refused, f"{out / 'mine'} already exists and was not made by this recipe", "notes.txt", "--force"
