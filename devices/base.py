@@ -82,6 +82,14 @@ class Device(ABC):
         """Make `files` available on the device; returns each relative path's location there."""
         return {item.relative: self.push(item)[0] for item in files}
 
+    def format_runtimes(self, artifact_format: str) -> tuple[str, ...]:
+        """The runtimes, as this device's probe names them, that run `artifact_format` here (none: never)."""
+        return get_format(artifact_format).runtimes
+
+    def runtime_hint(self, artifact_format: str) -> str:
+        """What to do when this device lacks a runtime for `artifact_format`."""
+        return get_format(artifact_format).device_hint
+
     def agent_location(self) -> str:
         """Where the agent file is on the device."""
         return str(agent_path())

@@ -18,6 +18,7 @@ BUILTIN_DEVICES = {
     "local-gpu": ("local", "local-gpu"),
     "qemu-a72": ("qemu", "qemu-a72"),
     "qemu-a72-icount": ("qemu-icount", "qemu-a72-icount"),
+    "browser": ("browser", "browser"),
 }
 """Devices that need no configuration: name -> (transport, profile)."""
 

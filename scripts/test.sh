@@ -3,8 +3,8 @@
 # suites excluded; the qemu suite runs (its arm64 userland is built once into ~/.cache/edgeship).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
 bash scripts/setup-system.sh
+bash scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy edgeship compress export runtimes devices sources tasks

@@ -1,4 +1,4 @@
-"""The kit's model file: a TFLite variant as it is, or an ONNX variant converted to ONNX Runtime's .ort."""
+"""The kit's model file: a TFLite or ONNX variant as it is, or an ONNX variant converted to ONNX Runtime's .ort."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeship.bundle import Bundle
 from edgeship.errors import BundleError, MissingDependencyError
 from edgeship.manifest import Variant
 
@@ -69,38 +68,8 @@ def _to_ort(source: Path, variant: Variant, kit_dir: Path) -> list[str]:
 ARTIFACTS: dict[str, ArtifactKind] = {
     "tflite": ArtifactKind("tflite", "LiteRT", ("tflite",), "model.tflite", _copy),
     "ort": ArtifactKind("ort", "ONNX Runtime", ("ort", "onnx"), "model.ort", _to_ort),
+    "onnx": ArtifactKind("onnx", "ONNX Runtime", ("onnx",), "model.onnx", _copy),
 }
-
-
-def choose_variant(bundle: Bundle, kind: ArtifactKind, variant_id: str | None, platform: str) -> Variant:
-    """The named variant, or the most accurate (then best parity, then smallest) one of a fitting format."""
-    if variant_id:
-        [variant] = bundle.select_variants([variant_id])
-        if variant.format not in kind.source_formats:
-            raise BundleError(
-                f"variant '{variant.id}' is {variant.format}; the {kind.name} kit needs a variant of format "
-                f"{' or '.join(kind.source_formats)}",
-                hint=f"choose another --variant or --artifact {'ort' if kind.name == 'tflite' else 'tflite'}",
-            )
-        return variant
-    fitting = [v for v in bundle.manifest.variants if v.format in kind.source_formats]
-    if not fitting:
-        export_format = "tflite" if kind.name == "tflite" else "onnx"
-        other = "ort" if kind.name == "tflite" else "tflite"
-        raise BundleError(
-            f"bundle {bundle.root} has no {' or '.join(kind.source_formats).upper()} variant for the "
-            f"{platform} {kind.name} kit",
-            hint=f"run `edgeship export {bundle.manifest.source.model} --out {bundle.root} --format "
-            f"{export_format}`, or pass --artifact {other}",
-        )
-    return max(
-        fitting,
-        key=lambda v: (
-            v.accuracy if v.accuracy is not None else -1.0,
-            v.parity.argmax_agreement if v.parity else 0.0,
-            -v.bytes,
-        ),
-    )
 
 
 def artifact_tensors(path: Path, kind: ArtifactKind) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

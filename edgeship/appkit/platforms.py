@@ -7,22 +7,30 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Platform:
-    """One mobile platform: its default artifact and the template files its kit copies."""
+    """One app platform: its artifacts, the template files its kit copies and the devices it runs on."""
 
     name: str
     default_artifact: str
     assets_dir: str
     code_dir: str
     classifier: dict[str, str]
-    """artifact kind -> the sample classifier for that runtime."""
+    """artifact kind -> the sample classifier for that runtime (relative to templates/)."""
     common: tuple[str, ...]
     text: tuple[str, ...]
     image: tuple[str, ...]
     dependency: dict[str, str]
     """artifact kind -> the line that adds its runtime to an app ({onnxruntime}: the converting version)."""
+    device_arch: str
+    """The `uname -m` of the devices whose benchmarks pick the kit's default variant; `browser`: the browser."""
+    root_files: tuple[str, ...] = ()
+    """Templates copied to the kit's top folder (the web page, package.json)."""
+    tokenizer_files: bool = False
+    """Whether the kit ships the bundle's tokenizer.json (JavaScript kits tokenize with tokenizers.js)."""
+    artifacts: tuple[str, ...] = ()
+    """The artifact kinds its sample code runs, the default first."""
 
     def code_files(self, artifact: str, task_kind: str) -> list[str]:
-        """The template files (relative to templates/<platform>/) this kit copies."""
+        """The template files (relative to templates/) this kit copies into its code folder."""
         return [self.classifier[artifact], *self.common, *(self.text if task_kind == "text" else self.image)]
 
 
@@ -32,27 +40,70 @@ PLATFORMS: dict[str, Platform] = {
         default_artifact="tflite",
         assets_dir="assets",
         code_dir="java/dev/edgeship/kit",
-        classifier={"tflite": "LiteRtClassifier.kt", "ort": "OrtClassifier.kt"},
-        common=("KitMetadata.kt",),
-        text=("WordPieceTokenizer.java",),
-        image=("ImagePreprocessor.kt",),
+        classifier={"tflite": "android/LiteRtClassifier.kt", "ort": "android/OrtClassifier.kt"},
+        common=("android/KitMetadata.kt",),
+        text=("android/WordPieceTokenizer.java",),
+        image=("android/ImagePreprocessor.kt",),
         dependency={
             "tflite": 'implementation("com.google.ai.edge.litert:litert:1.4.0")',
             "ort": 'implementation("com.microsoft.onnxruntime:onnxruntime-android:{onnxruntime}")',
         },
+        device_arch="aarch64",
+        artifacts=("tflite", "ort"),
     ),
     "ios": Platform(
         name="ios",
         default_artifact="ort",
         assets_dir="Resources",
         code_dir="Sources",
-        classifier={"ort": "OrtClassifier.swift", "tflite": "LiteRtClassifier.swift"},
-        common=("KitMetadata.swift",),
-        text=("WordPieceTokenizer.swift",),
-        image=("ImagePreprocessor.swift",),
+        classifier={"ort": "ios/OrtClassifier.swift", "tflite": "ios/LiteRtClassifier.swift"},
+        common=("ios/KitMetadata.swift",),
+        text=("ios/WordPieceTokenizer.swift",),
+        image=("ios/ImagePreprocessor.swift",),
         dependency={
             "ort": "pod 'onnxruntime-objc', '~> {onnxruntime}'",
             "tflite": "pod 'TensorFlowLiteSwift'",
         },
+        device_arch="aarch64",
+        artifacts=("ort", "tflite"),
+    ),
+    "web": Platform(
+        name="web",
+        default_artifact="onnx",
+        assets_dir="model",
+        code_dir="src",
+        classifier={"onnx": "web/edgeship-web.js", "tflite": "web/edgeship-web.js"},
+        common=("js/kit-core.js",),
+        text=(),
+        image=(),
+        dependency={
+            "onnx": "onnxruntime-web (WASM: SIMD, threads when the page is cross-origin isolated)",
+            "tflite": "@litertjs/core (LiteRT.js, WASM)",
+        },
+        device_arch="browser",
+        root_files=("web/index.html", "web/package.json"),
+        tokenizer_files=True,
+        artifacts=("onnx", "tflite"),
+    ),
+    "react-native": Platform(
+        name="react-native",
+        default_artifact="ort",
+        assets_dir="assets",
+        code_dir="src",
+        classifier={
+            "ort": "react-native/EdgeshipClassifier.js",
+            "onnx": "react-native/EdgeshipClassifier.js",
+        },
+        common=("js/kit-core.js",),
+        text=(),
+        image=(),
+        dependency={
+            "ort": "onnxruntime-react-native (the .ort format of ONNX Runtime's mobile builds)",
+            "onnx": "onnxruntime-react-native",
+        },
+        device_arch="aarch64",
+        root_files=("react-native/package.json",),
+        tokenizer_files=True,
+        artifacts=("ort", "onnx"),
     ),
 }

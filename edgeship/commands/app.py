@@ -1,4 +1,4 @@
-"""`edgeship app`: the Android or iOS integration kit of a bundle."""
+"""`edgeship app`: the Android, iOS, web or React Native integration kit of a bundle."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ def register(app: typer.Typer) -> None:
 
     @options_command(app, AppStep, name="app")
     def app_kit(options: AppStep) -> None:
-        """Write app/<platform>/: the artifact, metadata.json, labels, vocabulary, sample Kotlin or Swift
-        code with pre- and post-processing, and a Python reference client."""
+        """Write app/<platform>/: the artifact, metadata.json, labels, tokenizer, sample Kotlin, Swift or
+        JavaScript code with pre- and post-processing, and a Python reference client."""
         from edgeship.appkit.kit import write_app_kit
 
         kit = write_app_kit(
@@ -24,7 +24,12 @@ def register(app: typer.Typer) -> None:
             artifact=options.artifact,
             variant_id=options.variant,
             out=options.out,
+            max_accuracy_drop=options.max_accuracy_drop,
+            force=options.force,
         )
         results.print(f"Wrote the {options.platform} kit ({kit.variant.id} as {kit.artifact}) to {kit.root}:")
         for name in kit.files:
             results.print(f"  {name}")
+        results.print(f"Why {kit.variant.id}: {kit.reason}")
+        for note in kit.notes:
+            results.print(f"Note: {note}")

@@ -12,7 +12,9 @@ from edgeship.console import results
 def register(app: typer.Typer) -> None:
     """Add the devices command group."""
     devices = typer.Typer(
-        help="Manage devices: SSH boards, plus the built-in local and qemu-a72.", no_args_is_help=True
+        help="Manage devices: SSH boards, plus the built-in local, local-gpu, qemu-a72, qemu-a72-icount "
+        "and browser.",
+        no_args_is_help=True,
     )
     app.add_typer(devices, name="devices")
 

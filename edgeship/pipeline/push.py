@@ -84,18 +84,26 @@ def check_runnable(device: Device, probe: dict[str, Any], variants: list[Variant
     formats, the GPU and the runtime the engine was built for)."""
     check_engines(device, probe, [v for v in variants if get_format(v.format).gpu_only])
     variants = [v for v in variants if not get_format(v.format).gpu_only]
+    never = [v for v in variants if not device.format_runtimes(v.format)]
+    if never:
+        formats = sorted({v.format for v in never})
+        raise DeviceError(
+            f"device '{device.name}' cannot run {', '.join(v.id for v in never)}: it has no runtime for "
+            f"{' or '.join(formats)} files",
+            hint="; ".join(sorted({device.runtime_hint(f) for f in formats})),
+        )
     installed = probe.get("runtimes", {})
-    missing = [v for v in variants if not set(get_format(v.format).runtimes) & set(installed)]
+    missing = [v for v in variants if not set(device.format_runtimes(v.format)) & set(installed)]
     if missing:
-        lacking = sorted({get_format(v.format) for v in missing}, key=lambda f: f.id)
-        needs = sorted({" or ".join(f.runtimes) for f in lacking})
+        lacking = sorted({v.format for v in missing})
+        needs = sorted({" or ".join(device.format_runtimes(f)) for f in lacking})
         raise DeviceError(
             f"device '{device.name}' cannot run {', '.join(v.id for v in missing)}: "
             f"{'; '.join(needs)} is not installed there (Python {probe.get('python', '?')})",
-            hint="; ".join(sorted({f.device_hint for f in lacking})),
+            hint="; ".join(sorted({device.runtime_hint(f) for f in lacking})),
         )
     tflite = get_format("tflite")
-    if tflite.runtime in installed:
+    if tflite.runtime in installed or "tflite-runtime" not in installed:
         return
     refused = [v for v in variants if v.format == tflite.id and not legacy_tflite_runs(v, task)]
     if refused:

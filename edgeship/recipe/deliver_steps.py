@@ -136,12 +136,24 @@ def write_app_kits(state: StepState, recipe: Recipe, plans: list[BundlePlan]) ->
     plan = _plan_for(settings.bundle, plans)
     for platform in settings.platforms:
         out = settings.out or plan.root
-        key = content_key(manifest_digest(plan.root), settings.artifact, settings.variant, str(out), platform)
+        key = content_key(
+            manifest_digest(plan.root),
+            settings.artifact,
+            settings.variant,
+            settings.max_accuracy_drop,
+            str(out),
+            platform,
+        )
         state.run(
             f"app/{platform}",
             key,
             lambda platform=platform, out=out: write_app_kit(  # type: ignore[misc]
-                plan.root, platform, artifact=settings.artifact, variant_id=settings.variant, out=out
+                plan.root,
+                platform,
+                artifact=settings.artifact,
+                variant_id=settings.variant,
+                out=out,
+                max_accuracy_drop=settings.max_accuracy_drop,
             ),
             done=(out / "app" / platform).is_dir(),
         )

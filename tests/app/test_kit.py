@@ -131,10 +131,13 @@ def test_android_without_tflite_variant_is_one_line_error(kit_bundle: Path, tmp_
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--platform", "windows"], "--platform: unknown platform 'windows' (choose from: android, ios)"),
+        (
+            ["--platform", "windows"],
+            "--platform: unknown platform 'windows' (choose from: android, ios, react-native, web)",
+        ),
         (
             ["--platform", "ios", "--artifact", "coreml"],
-            "--artifact: unknown artifact 'coreml' (choose from: ort",
+            "--artifact: unknown artifact 'coreml' (choose from: onnx, ort, tflite)",
         ),
         (
             ["--platform", "ios", "--variant", "tflite-fp32"],
@@ -173,3 +176,26 @@ def test_image_kit_reproduces_the_bundle(vit_dir: Path, image_folder: Path, tmp_
         np.testing.assert_allclose(
             answer["logits"], session.run({"pixel_values": expected[None]})[0][0], atol=1e-5
         )
+
+
+def test_a_kit_folder_with_other_files_is_refused_and_npm_installs_survive(
+    kit_bundle: Path, tmp_path: Path
+) -> None:
+    args = ["app", str(kit_bundle), "--platform", "web", "--out", str(tmp_path)]
+    assert run_cli(*args).returncode == 0
+    kit = tmp_path / "app" / "web"
+    (kit / "node_modules" / "x").mkdir(parents=True)  # what `npm install` in the kit adds
+    assert run_cli(*args).returncode == 0 and (kit / "node_modules" / "x").is_dir()
+    (kit / "src" / "my-app.js").write_text("app code\n")
+    refused = run_cli(*args)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1
+    assert "already holds files this kit did not write (1: src/my-app.js)" in refused.stderr
+    assert "--force" in refused.stderr and (kit / "src" / "my-app.js").is_file()
+    assert run_cli(*args, "--force").returncode == 0 and not (kit / "src" / "my-app.js").exists()
+
+
+def test_an_artifact_the_platform_does_not_run_is_one_line(kit_bundle: Path, tmp_path: Path) -> None:
+    result = run_cli("app", str(kit_bundle), "--platform", "web", "--artifact", "ort", "--out", str(tmp_path))
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "the web kit runs onnx or tflite artifacts, not ort" in result.stderr
+    assert not (tmp_path / "app" / "web").exists()

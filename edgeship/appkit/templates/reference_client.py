@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-ASSET_DIRS = ("assets", "Resources")
+ASSET_DIRS = ("assets", "Resources", "model")
 
 
 def find_assets(kit_dir: Path) -> Path:

@@ -1,0 +1,120 @@
+"""Which variant a kit ships: the named one, or the fastest (then smallest) within the accuracy budget on
+the devices the platform runs on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgeship.appkit.artifacts import ArtifactKind
+from edgeship.appkit.platforms import Platform
+from edgeship.bundle import Bundle
+from edgeship.errors import BundleError, EdgeshipError
+from edgeship.manifest import Benchmark, Manifest, Variant
+from edgeship.report.points import latest_benchmarks
+
+MIN_AGREEMENT = 0.99
+"""Without measured accuracy, a quantized variant qualifies when it agrees with fp32 this often."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The variant a kit ships and why, in one sentence with the numbers."""
+
+    variant: Variant
+    reason: str
+
+
+def choose_variant(
+    bundle: Bundle,
+    kind: ArtifactKind,
+    platform: Platform,
+    variant_id: str | None,
+    max_accuracy_drop: float,
+) -> Choice:
+    """The named variant, or among those of a fitting format within `max_accuracy_drop` points of the most
+    accurate: the fastest on the platform's devices, else on any measured device, else the smallest."""
+    if variant_id:
+        [variant] = bundle.select_variants([variant_id])
+        if variant.format not in kind.source_formats:
+            other = next(name for name in platform.artifacts if name != kind.name)
+            raise BundleError(
+                f"variant '{variant.id}' is {variant.format}; the {kind.name} kit needs a variant of format "
+                f"{' or '.join(kind.source_formats)}",
+                hint=f"choose another --variant or --artifact {other}",
+            )
+        return Choice(variant, f"{variant.id} was asked for with --variant.")
+    fitting = [v for v in bundle.manifest.variants if v.format in kind.source_formats]
+    if not fitting:
+        raise _nothing_fits(bundle, kind, platform)
+    qualified, budget = _within_budget(fitting, max_accuracy_drop)
+    device, latency = _platform_latency(bundle.manifest, platform, qualified)
+    measured = [v for v in qualified if v.id in latency]
+    if measured:
+        chosen = min(measured, key=lambda v: (latency[v.id].latency_ms.p50, v.bytes))
+        speed = f"the fastest on {device} (p50 {latency[chosen.id].latency_ms.p50:.1f} ms"
+        others = [f"{v.id} {latency[v.id].latency_ms.p50:.1f} ms" for v in measured if v is not chosen]
+        speed += f"; {', '.join(others)})" if others else ")"
+    else:
+        chosen = min(qualified, key=lambda v: v.bytes)
+        speed = "the smallest (no benchmark of these variants yet"
+        speed += f"; `edgeship bench --device {'browser' if platform.device_arch == 'browser' else 'NAME'}`)"
+    accuracy = f"accuracy {chosen.accuracy:.1%}, " if chosen.accuracy is not None else ""
+    return Choice(
+        chosen, f"{chosen.id} ({accuracy}{chosen.bytes / 1e6:.1f} MB) is {speed} among the variants {budget}."
+    )
+
+
+def _within_budget(fitting: list[Variant], max_accuracy_drop: float) -> tuple[list[Variant], str]:
+    """Variants within the accuracy budget of the best one, and the budget in words."""
+    scored = [v for v in fitting if v.accuracy is not None]
+    if scored:
+        best = max(v.accuracy for v in scored if v.accuracy is not None)
+        floor = best - max_accuracy_drop / 100 - 1e-9
+        within = [v for v in scored if v.accuracy is not None and v.accuracy >= floor]
+        return within, f"within {max_accuracy_drop:g} point(s) of the best accuracy ({best:.1%})"
+    within = [
+        v
+        for v in fitting
+        if v.source_variant is None or (v.parity is not None and v.parity.argmax_agreement >= MIN_AGREEMENT)
+    ]
+    return within, f"with no accuracy measured: fp32 or agreeing with it on >= {MIN_AGREEMENT:.0%} of inputs"
+
+
+def _platform_latency(
+    manifest: Manifest, platform: Platform, variants: list[Variant]
+) -> tuple[str, dict[str, Benchmark]]:
+    """The device whose benchmarks rank the variants (the platform's kind first, then the one measuring most
+    of them) and its latest benchmark per variant id; ("", {}) when none was measured."""
+    ids = {v.id for v in variants}
+    by_device = {
+        device: {vid: b for vid, b in rows.items() if vid in ids}
+        for device, rows in latest_benchmarks(manifest).items()
+    }
+    ranked = sorted(
+        (device for device, rows in by_device.items() if rows),
+        key=lambda d: (_device_arch(d) != platform.device_arch, -len(by_device[d])),
+    )
+    return (ranked[0], by_device[ranked[0]]) if ranked else ("", {})
+
+
+def _device_arch(name: str) -> str | None:
+    """`browser` for the browser device, else the registered device's architecture (None if unknown)."""
+    if name == "browser":
+        return "browser"
+    from edgeship.devices.registry import get_device
+
+    try:
+        return get_device(name).profile.arch
+    except EdgeshipError:
+        return None
+
+
+def _nothing_fits(bundle: Bundle, kind: ArtifactKind, platform: Platform) -> BundleError:
+    export_format = "tflite" if kind.name == "tflite" else "onnx"
+    others = [name for name in platform.artifacts if name != kind.name]
+    return BundleError(
+        f"bundle {bundle.root} has no {' or '.join(kind.source_formats).upper()} variant for the "
+        f"{platform.name} {kind.name} kit",
+        hint=f"run `edgeship export {bundle.manifest.source.model} --out {bundle.root} --format "
+        f"{export_format}`" + (f", or pass --artifact {others[0]}" if others else ""),
+    )
