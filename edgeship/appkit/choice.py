@@ -51,7 +51,8 @@ def choose_variant(
     measured = [v for v in qualified if v.id in latency]
     if measured:
         chosen = min(measured, key=lambda v: (latency[v.id].latency_ms.p50, v.bytes))
-        speed = f"the fastest on {device} (p50 {latency[chosen.id].latency_ms.p50:.1f} ms"
+        emulated = " (emulated: relative only)" if latency[chosen.id].emulated else ""
+        speed = f"the fastest on {device}{emulated} (p50 {latency[chosen.id].latency_ms.p50:.1f} ms"
         others = [f"{v.id} {latency[v.id].latency_ms.p50:.1f} ms" for v in measured if v is not chosen]
         speed += f"; {', '.join(others)})" if others else ")"
     else:
@@ -83,8 +84,8 @@ def _within_budget(fitting: list[Variant], max_accuracy_drop: float) -> tuple[li
 def _platform_latency(
     manifest: Manifest, platform: Platform, variants: list[Variant]
 ) -> tuple[str, dict[str, Benchmark]]:
-    """The device whose benchmarks rank the variants (the platform's kind first, then the one measuring most
-    of them) and its latest benchmark per variant id; ("", {}) when none was measured."""
+    """The device whose benchmarks rank the variants (one that compares at least two of them, the platform's
+    kind first, then the one measuring most) and its latest benchmark per variant id; ("", {}) when none."""
     ids = {v.id for v in variants}
     by_device = {
         device: {vid: b for vid, b in rows.items() if vid in ids}
@@ -92,7 +93,7 @@ def _platform_latency(
     }
     ranked = sorted(
         (device for device, rows in by_device.items() if rows),
-        key=lambda d: (_device_arch(d) != platform.device_arch, -len(by_device[d])),
+        key=lambda d: (len(by_device[d]) < 2, _device_arch(d) != platform.device_arch, -len(by_device[d])),
     )
     return (ranked[0], by_device[ranked[0]]) if ranked else ("", {})
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 SCREENSHOT = "screenshot.png"
-"""A picture of the page, when the kit test put one in the kit (`edgeship app` itself takes none)."""
+"""The page in headless Chromium, classifying a sample: `edgeship app` takes it when Chromium is here."""
 
 
 def _steps(metadata: dict[str, Any]) -> str:
@@ -39,18 +39,22 @@ def _header(platform: str, metadata: dict[str, Any]) -> str:
     )
 
 
-def web_readme(artifact: str, metadata: dict[str, Any]) -> str:
+def web_readme(artifact: str, metadata: dict[str, Any], screenshot: bool) -> str:
     """The web kit's README."""
     runtime = "onnxruntime-web" if artifact == "onnx" else "LiteRT.js (`@litertjs/core`)"
     files = ", ".join(f"`{name}`" for name in metadata["model"]["files"])
-    return f"""{_header("the web", metadata)}
-![The kit's page in headless Chromium]({SCREENSHOT})
+    picture = (
+        f"\n![The page in headless Chromium, as `edgeship app` checked it]({SCREENSHOT})\n"
+        if screenshot
+        else ""
+    )
+    return f"""{_header("the web", metadata)}{picture}
 
 - `index.html`: a page that classifies {"typed text" if metadata["preprocessing"]["kind"] == "text" else "a chosen image"}
   and shows the label, every label's probability and the in-browser latency.
 - `src/edgeship-web.js`: `loadKit()` returns a classifier (`classifyText`, `classifyPixels`); it runs the
   model with {runtime} on WebAssembly. `src/kit-core.js`: the pre- and post-processing.
-- `model/`: {files}, `metadata.json`, `labels.txt` and the tokenizer files.
+- `model/`: {files}, `metadata.json`, `labels.txt`{", `tokenizer.json`, `tokenizer_config.json`" if metadata["preprocessing"]["kind"] == "text" else ""}.
 - `reference_client.py`: the same steps in Python, to check the page's numbers.
 
 ## Run it
@@ -69,14 +73,17 @@ In a bundled app (Vite, webpack), import `src/edgeship-web.js` and set `RUNTIME_
 """
 
 
-def react_native_readme(artifact: str, metadata: dict[str, Any]) -> str:
+def react_native_readme(artifact: str, metadata: dict[str, Any], screenshot: bool = False) -> str:
     """The React Native kit's README."""
     model_file = metadata["model"]["file"]
+    tokenizer = (
+        ", `tokenizer.json`, `tokenizer_config.json`" if metadata["preprocessing"]["kind"] == "text" else ""
+    )
     return f"""{_header("React Native", metadata)}
 - `src/EdgeshipClassifier.js`: `createClassifier({{modelPath, metadata, tokenizerJson, tokenizerConfig}})`
   returns a classifier (`classifyText`, `classifyPixels`) on `onnxruntime-react-native`.
   `src/kit-core.js`: the pre- and post-processing (shared with the web kit).
-- `assets/`: `{model_file}`, `metadata.json`, `labels.txt` and the tokenizer files.
+- `assets/`: `{model_file}`, `metadata.json`, `labels.txt`{tokenizer}.
 - `reference_client.py`: the same steps in Python, to check the app's numbers.
 
 ## Install
@@ -110,7 +117,7 @@ The same module runs under Node.js with `onnxruntime-node` (same API); edgeship'
 """
 
 
-JS_READMES: dict[str, Callable[[str, dict[str, Any]], str]] = {
+JS_READMES: dict[str, Callable[[str, dict[str, Any], bool], str]] = {
     "web": web_readme,
     "react-native": react_native_readme,
 }

@@ -18,7 +18,7 @@ from edgeship.appkit.metadata import KIT_SCHEMA, kit_metadata
 from edgeship.appkit.platforms import PLATFORMS, Platform
 from edgeship.appkit.readme import kit_readme
 from edgeship.appkit.vocabulary import wordpiece_settings
-from edgeship.appkit.web_check import check_runs_in_browser_runtime
+from edgeship.appkit.web_check import SCREENSHOT, check_page_in_chromium, check_runs_in_browser_runtime
 from edgeship.bundle import Bundle
 from edgeship.bundle_lock import bundle_lock
 from edgeship.errors import BundleError, EdgeshipError, ModelLoadError, OutputError
@@ -81,7 +81,12 @@ def write_app_kit(
             f"cannot write to '{app_dir}': {exc.strerror or exc}", hint="choose a writable --out"
         ) from exc
     try:
-        files = _fill(staging, bundle, target, kind_name, choice, source)
+        metadata = _fill(staging, bundle, target, kind_name, choice, source)
+        if target.name == "web":
+            notes += check_page_in_chromium(staging, variant)
+        readme = kit_readme(target, kind_name, metadata, screenshot=(staging / SCREENSHOT).is_file())
+        (staging / "README.md").write_text(readme, encoding="utf-8")
+        files = sorted(str(path.relative_to(staging)) for path in staging.rglob("*") if path.is_file())
         (staging / KIT_RECORD).write_text(json.dumps({"files": files}, indent=1) + "\n", encoding="utf-8")
         staging.chmod(0o755)
         final, previous = app_dir / platform, app_dir / f".{platform}.previous"
@@ -126,8 +131,8 @@ def _refuse_foreign_files(kit_dir: Path, force: bool) -> None:
 
 def _fill(
     kit: Path, bundle: Bundle, platform: Platform, kind_name: str, choice: Choice, source: Path
-) -> list[str]:
-    """Write every file of the kit into `kit`; returns their paths relative to it."""
+) -> dict[str, Any]:
+    """Write the kit's model, metadata and code into `kit` (all but its README); returns the metadata."""
     kind, variant = ARTIFACTS[kind_name], choice.variant
     assets = kit / platform.assets_dir
     assets.mkdir()
@@ -161,8 +166,7 @@ def _fill(
         _copy_template(templates, template, code)
     for template in (*platform.root_files, "reference_client.py"):
         _copy_template(templates, template, kit)
-    (kit / "README.md").write_text(kit_readme(platform, kind_name, metadata), encoding="utf-8")
-    return sorted(str(path.relative_to(kit)) for path in kit.rglob("*") if path.is_file())
+    return metadata
 
 
 def _written_before_records(kit_dir: Path) -> bool:

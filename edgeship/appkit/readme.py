@@ -9,10 +9,11 @@ from edgeship.appkit.js_readme import JS_READMES
 from edgeship.appkit.platforms import Platform
 
 
-def kit_readme(platform: Platform, artifact: str, metadata: dict[str, Any]) -> str:
-    """Markdown with the kit's contents, runtime dependency and steps; facts come from metadata.json."""
+def kit_readme(platform: Platform, artifact: str, metadata: dict[str, Any], screenshot: bool = False) -> str:
+    """Markdown with the kit's contents, runtime dependency and steps; facts come from metadata.json.
+    `screenshot`: the kit holds screenshot.png of its page (web)."""
     if platform.name in JS_READMES:
-        return JS_READMES[platform.name](artifact, metadata)
+        return JS_READMES[platform.name](artifact, metadata, screenshot)
     model = metadata["model"]
     preprocessing = metadata["preprocessing"]
     dependency = platform.dependency[artifact].format(onnxruntime=package_metadata.version("onnxruntime"))

@@ -1,15 +1,21 @@
-"""Kit-time check that the web kit's runtime, onnxruntime-web, loads and runs the chosen ONNX variant."""
+"""Kit-time checks of the web kit: onnxruntime-web runs the chosen ONNX variant (under Node, before the kit is
+built), and the written page classifies a sample in headless Chromium (ONNX and TFLite), keeping a screenshot."""
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
+import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
+from edgeship.appkit.js_readme import SCREENSHOT
 from edgeship.appkit.platforms import Platform
+from edgeship.devices.chromium import PAGE_TIMEOUT_S
 from edgeship.devices.js_modules import js_modules
-from edgeship.errors import BundleError
+from edgeship.errors import BundleError, DeviceError
 from edgeship.manifest import Variant
 
 CHECK_TIMEOUT_S = 300
@@ -20,9 +26,7 @@ def check_runs_in_browser_runtime(source: Path, variant: Variant, platform: Plat
     if platform.name != "web":
         return []
     if variant.format != "onnx":
-        return [
-            f"{variant.id} was not run in LiteRT.js at kit time (it runs only in a browser); open the page"
-        ]
+        return []  # LiteRT.js runs only in a browser: check_page_in_chromium runs it there
     node, modules = shutil.which("node"), js_modules()
     if node is None or modules is None:
         return [
@@ -49,3 +53,89 @@ def check_runs_in_browser_runtime(source: Path, variant: Variant, platform: Plat
             hint="choose another --variant (fp32 or int8-dynamic run everywhere), or --artifact tflite",
         )
     return []
+
+
+SAMPLE_TEXT = "A small model, running in this browser tab."
+
+
+def check_page_in_chromium(kit: Path, variant: Variant) -> list[str]:
+    """Open the written web kit in headless Chromium, classify one sample through the page's form and keep
+    a screenshot in the kit; raise BundleError when the page cannot run the variant. Returns what was not
+    checked (no Chromium, selenium or js/node_modules here)."""
+    import importlib.util
+
+    from edgeship.devices.chromium import chromium, open_kit_page, serve_kit
+
+    modules = js_modules()
+    absent = [
+        what
+        for what, present in (
+            ("js/node_modules (npm ci --prefix js)", modules is not None),
+            ("selenium (pip install 'edgeship[browser]')", importlib.util.find_spec("selenium") is not None),
+            ("Chromium (apt-get install chromium chromium-driver)", shutil.which("chromedriver") is not None),
+        )
+        if not present
+    ]
+    if absent or modules is None:
+        return [f"the page was not opened in Chromium at kit time: no {', no '.join(absent)}"]
+    with chromium() as driver, serve_kit(kit, modules) as url:
+        try:
+            open_kit_page(driver, url)
+            _classify_sample(driver)
+        except DeviceError as exc:
+            raise BundleError(
+                f"variant '{variant.id}' does not run in the web kit's page: {exc.message}",
+                hint="choose another --variant, or the other --artifact (onnx or tflite)",
+            ) from exc
+        driver.save_screenshot(str(kit / SCREENSHOT))
+    return []
+
+
+def _result_or_error(driver: Any, runs: int) -> str | None:
+    """'ok' once the page has shown `runs` results, its error line if it failed, else None (keep waiting)."""
+    answer: str | None = driver.execute_script(
+        "const s = document.getElementById('status').textContent;"
+        "if (Number(document.getElementById('result').dataset.runs || 0) >= arguments[0]) return 'ok';"
+        "return s.startsWith('Error') ? s : null",
+        runs,
+    )
+    return answer
+
+
+def _classify_sample(driver: Any) -> None:
+    """One sample through the page's own form: a sentence, or a colour-gradient image."""
+    with tempfile.TemporaryDirectory(prefix="edgeship-sample-") as folder:
+        if driver.execute_script("return window.edgeshipKit.metadata.preprocessing.kind") == "text":
+            driver.execute_script("document.getElementById('text').value = arguments[0]", SAMPLE_TEXT)
+        else:
+            sample = Path(folder) / "sample.png"
+            _gradient_image(driver, sample)
+            driver.find_element("id", "image").send_keys(str(sample))
+        _press_classify(driver)
+
+
+def _gradient_image(driver: Any, path: Path) -> None:
+    """A PNG of the model's resize size: a colour gradient."""
+    import numpy as np
+    from PIL import Image
+
+    side = int(driver.execute_script("return window.edgeshipKit.metadata.preprocessing.resize_shorter_to"))
+    ramp = np.linspace(0, 255, side, dtype=np.float32)
+    pixels = np.stack(
+        [np.add.outer(ramp, ramp) / 2, np.tile(ramp, (side, 1)), np.full((side, side), 128)], -1
+    )
+    Image.fromarray(pixels.astype(np.uint8)).save(path)
+
+
+def _press_classify(driver: Any) -> None:
+    """Press Classify twice (the second latency is the warm one the screenshot shows); raise DeviceError
+    with the page's error line if it fails."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    for runs in (1, 2):
+        driver.find_element("id", "run").click()
+        done = WebDriverWait(driver, PAGE_TIMEOUT_S, poll_frequency=0.05).until(
+            functools.partial(_result_or_error, runs=runs)
+        )
+        if done != "ok":
+            raise DeviceError(f"the page's Classify gave {done}", hint="open the page to see why")

@@ -23,7 +23,7 @@ def test_bench_in_chromium_records_rows_like_any_device(kit_bundle: Path, tmp_pa
     bundle = bundle_copy(kit_bundle, tmp_path)
     result = run_cli(
         "bench", str(bundle), "--device", "browser", "--variant", "onnx-fp32", "--variant", "tflite-fp32",
-        "--runs", "5", "--warmup", "1",
+        "--variant", "onnx-int8-dynamic", "--runs", "5", "--warmup", "1",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
 
@@ -31,6 +31,7 @@ def test_bench_in_chromium_records_rows_like_any_device(kit_bundle: Path, tmp_pa
     assert {v: (b["device"], b["runtime"]) for v, b in rows.items()} == {
         "onnx-fp32": ("browser", "onnxruntime-web"),
         "tflite-fp32": ("browser", "litert.js"),
+        "onnx-int8-dynamic": ("browser", "onnxruntime-web"),
     }
     assert rows["onnx-fp32"]["runtime_version"] == "1.30.0"
     for variant, row in rows.items():
@@ -45,6 +46,13 @@ def test_bench_in_chromium_records_rows_like_any_device(kit_bundle: Path, tmp_pa
     report = run_cli("report", str(bundle))
     assert report.returncode == 0, report.stderr
     assert "browser" in (bundle / "report.md").read_text()
+
+    # the web kit's default is now the faster ONNX variant in the browser (no accuracy: both qualify)
+    kit = run_cli("app", str(bundle), "--platform", "web")
+    assert kit.returncode == 0, kit.stderr
+    faster = min(("onnx-fp32", "onnx-int8-dynamic"), key=lambda v: rows[v]["latency_ms"]["p50"])
+    reason = json.loads((bundle / "app" / "web" / "model" / "metadata.json").read_text())["model"]
+    assert reason["variant"] == faster and "is the fastest on browser" in reason["chosen_because"]
 
 
 def test_browser_refuses_what_it_cannot_run_in_one_line(
