@@ -22,6 +22,7 @@ def test_profiles_are_data_with_the_a72_facts() -> None:
         "qemu-a72-icount",
         "local",
         "local-gpu",
+        "browser",
     }
     rpi4 = get_profile("rpi4")
     assert (rpi4.cpu, rpi4.cores, rpi4.ghz, rpi4.arch, rpi4.dotprod) == (

@@ -168,4 +168,4 @@ def test_example_recipes_load_and_the_demo_runs_the_text_example() -> None:
         "local",
         "qemu-a72",
     }
-    assert set(text.app.platforms) == {"android", "ios"}
+    assert set(text.app.platforms) == {"android", "ios", "web", "react-native"}
