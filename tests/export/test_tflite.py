@@ -81,6 +81,7 @@ def test_vit_parity_with_a_static_image_shape(tmp_path: Path, vit_dir: Path) -> 
     assert result.options["image_size"] == [32, 32]
 
 
+@pytest.mark.slow  # about 70 s on 2 cores; the conformance matrix (also slow) covers the family too
 def test_efficientformer_parity(tmp_path: Path, efficientformer_checkpoint: Path) -> None:
     loaded = load_model("timm:efficientformerv2_s0", checkpoint=efficientformer_checkpoint)
     result, diff = export_and_compare(loaded, tmp_path / "effv2.tflite", max_length=32)
