@@ -10,11 +10,10 @@ class Platform:
     """One app platform: its artifacts, the template files its kit copies and the devices it runs on."""
 
     name: str
-    default_artifact: str
     assets_dir: str
     code_dir: str
     classifier: dict[str, str]
-    """artifact kind -> the sample classifier for that runtime (relative to templates/)."""
+    """artifact kind -> the sample classifier for that runtime (relative to templates/); the default first."""
     common: tuple[str, ...]
     text: tuple[str, ...]
     image: tuple[str, ...]
@@ -26,8 +25,16 @@ class Platform:
     """Templates copied to the kit's top folder (the web page, package.json)."""
     tokenizer_files: bool = False
     """Whether the kit ships the bundle's tokenizer.json (JavaScript kits tokenize with tokenizers.js)."""
-    artifacts: tuple[str, ...] = ()
-    """The artifact kinds its sample code runs, the default first."""
+
+    @property
+    def artifacts(self) -> tuple[str, ...]:
+        """The artifact kinds its sample code runs, the default first."""
+        return tuple(self.classifier)
+
+    @property
+    def default_artifact(self) -> str:
+        """The artifact a kit gets without --artifact."""
+        return self.artifacts[0]
 
     def code_files(self, artifact: str, task_kind: str) -> list[str]:
         """The template files (relative to templates/) this kit copies into its code folder."""
@@ -37,7 +44,6 @@ class Platform:
 PLATFORMS: dict[str, Platform] = {
     "android": Platform(
         name="android",
-        default_artifact="tflite",
         assets_dir="assets",
         code_dir="java/dev/edgeship/kit",
         classifier={"tflite": "android/LiteRtClassifier.kt", "ort": "android/OrtClassifier.kt"},
@@ -49,11 +55,9 @@ PLATFORMS: dict[str, Platform] = {
             "ort": 'implementation("com.microsoft.onnxruntime:onnxruntime-android:{onnxruntime}")',
         },
         device_arch="aarch64",
-        artifacts=("tflite", "ort"),
     ),
     "ios": Platform(
         name="ios",
-        default_artifact="ort",
         assets_dir="Resources",
         code_dir="Sources",
         classifier={"ort": "ios/OrtClassifier.swift", "tflite": "ios/LiteRtClassifier.swift"},
@@ -65,11 +69,9 @@ PLATFORMS: dict[str, Platform] = {
             "tflite": "pod 'TensorFlowLiteSwift'",
         },
         device_arch="aarch64",
-        artifacts=("ort", "tflite"),
     ),
     "web": Platform(
         name="web",
-        default_artifact="onnx",
         assets_dir="model",
         code_dir="src",
         classifier={"onnx": "web/edgeship-web.js", "tflite": "web/edgeship-web.js"},
@@ -83,11 +85,9 @@ PLATFORMS: dict[str, Platform] = {
         device_arch="browser",
         root_files=("web/index.html", "web/package.json"),
         tokenizer_files=True,
-        artifacts=("onnx", "tflite"),
     ),
     "react-native": Platform(
         name="react-native",
-        default_artifact="ort",
         assets_dir="assets",
         code_dir="src",
         classifier={
@@ -104,6 +104,5 @@ PLATFORMS: dict[str, Platform] = {
         device_arch="aarch64",
         root_files=("react-native/package.json",),
         tokenizer_files=True,
-        artifacts=("ort", "onnx"),
     ),
 }
