@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from edgeship.compress.quantize.onnx_int4 import excluded_nodes, quantize_int4
 from edgeship.compress.quantize.registry import (
     CalibrationBatches,
     QuantizeResult,
@@ -64,7 +65,7 @@ class OnnxQuantizer:
             if handler is not None:
                 options = handler(source, destination, spec, calibration)
             elif spec.scheme == "int4-weight":
-                options = _int4(source, destination, spec)
+                options = quantize_int4(source, destination, spec)
             else:
                 prepared = Path(scratch) / "prepared.onnx"
                 symbolic_shapes = _pre_process(source, prepared)
@@ -91,11 +92,6 @@ def _quiet() -> Iterator[None]:
             yield
     finally:
         logging.disable(logging.NOTSET)
-
-
-def _excluded_nodes(spec: QuantizationSpec) -> list[str]:
-    """keep_float names plus the names ORT's quantizers give a Gemm after rewriting it as MatMul + Add."""
-    return [name for layer in spec.keep_float for name in (layer, f"{layer}_MatMul")]
 
 
 def _check_layers(layers: list[str], keep_float: tuple[str, ...]) -> None:
@@ -186,7 +182,7 @@ def _int8_dynamic(source: Path, destination: Path, spec: QuantizationSpec) -> di
         str(destination),
         weight_type=QuantType.QInt8,
         per_channel=spec.per_channel,
-        nodes_to_exclude=_excluded_nodes(spec),
+        nodes_to_exclude=excluded_nodes(spec),
     )
     return {"quant_format": "QOperator", "weight_type": "int8"}
 
@@ -220,7 +216,7 @@ def _int8_static(
         weight_type=QuantType.QInt8,
         per_channel=spec.per_channel,
         calibrate_method=method,
-        nodes_to_exclude=_excluded_nodes(spec),
+        nodes_to_exclude=excluded_nodes(spec),
         extra_options={"ActivationSymmetric": tensorrt},
     )
     return {
@@ -259,57 +255,6 @@ class _Reader:
 
     def get_next(self) -> dict[str, Any] | None:
         return next(self._batches, None)
-
-
-def _int4(source: Path, destination: Path, spec: QuantizationSpec) -> dict[str, Any]:
-    import onnx
-    from onnxruntime.quantization import QuantFormat
-    from onnxruntime.quantization.matmul_nbits_quantizer import HQQWeightOnlyQuantConfig, MatMulNBitsQuantizer
-
-    model = onnx.load(str(source))
-    _check_block_size(model, spec)
-    algorithm = (
-        HQQWeightOnlyQuantConfig(block_size=spec.block_size, bits=4) if spec.int4_algorithm == "hqq" else None
-    )
-    tensorrt = spec.target_runtime == "tensorrt"
-    if tensorrt and (algorithm is not None or not spec.symmetric):
-        raise EdgeshipError(
-            "int4 for TensorRT must be symmetric round-to-nearest (TensorRT takes no int4 zero points)",
-            hint="drop --int4-algorithm hqq / --no-symmetric with --target-runtime tensorrt",
-        )
-    # accuracy_level 4 (int8 compute) is what makes int4 faster than fp32 on CPUs; TensorRT reads int4
-    # weights as block DequantizeLinear (opset 21) instead of ONNX Runtime's MatMulNBits.
-    quantizer = MatMulNBitsQuantizer(
-        model,
-        bits=4,
-        block_size=spec.block_size,
-        is_symmetric=spec.symmetric and spec.int4_algorithm == "rtn",
-        accuracy_level=None if tensorrt else 4,
-        nodes_to_exclude=_excluded_nodes(spec),
-        algo_config=algorithm,
-        quant_format=QuantFormat.QDQ if tensorrt else QuantFormat.QOperator,
-    )
-    quantizer.process()
-    quantizer.model.save_model_to_file(str(destination), use_external_data_format=False)
-    if tensorrt:
-        return {"quant_format": "QDQ", "bits": 4}
-    return {"quant_format": "MatMulNBits", "accuracy_level": 4, "bits": 4}
-
-
-def _check_block_size(model: Any, spec: QuantizationSpec) -> None:
-    """Refuse a block size that does not divide a quantized weight's input dimension."""
-    from onnx import numpy_helper
-
-    weights = {init.name: init for init in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type != "MatMul" or node.name in spec.keep_float or node.input[1] not in weights:
-            continue
-        rows = numpy_helper.to_array(weights[node.input[1]]).shape[0]
-        if rows % spec.block_size:
-            raise EdgeshipError(
-                f"block size {spec.block_size} does not divide layer {node.name}'s input dimension {rows}",
-                hint="choose --block-size 32, 64 or 128 that divides it, or keep that layer float",
-            )
 
 
 def _graph_info(path: Path) -> GraphInfo:
