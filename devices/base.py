@@ -185,6 +185,30 @@ class Device(ABC):
         with np.load(local) as saved:
             return [saved[f"arr_{i}"] for i in range(len(saved.files))]
 
+    def tensors(
+        self,
+        model: str,
+        input_file: str,
+        save_to: str,
+        local: Path,
+        *,
+        artifact_format: str,
+        names_file: str | None = None,
+    ) -> Path:
+        """Run `model` on each row of the .npz `input_file` (both on the device), the agent saving every
+        intermediate tensor (or those `names_file`, a JSON list there, names) at `save_to` there, and fetch
+        that .npz into `local`."""
+        arguments = ["tensors", "--format", artifact_format, "--model", model, "--input-file", input_file]
+        arguments += ["--out", save_to] + (["--names-file", names_file] if names_file else [])
+        self._agent_json(
+            arguments,
+            f"tensors of {Path(model).name}",
+            self.timeout,
+            missing_hint=get_format(artifact_format).device_hint,
+        )
+        self.fetch(save_to, local)
+        return local
+
     def build_engine(
         self,
         onnx: str,

@@ -1,7 +1,7 @@
 """edgeship: compress, export, benchmark and ship transformers to edge devices.
 
 The Python API (the CLI's steps, same options): `edgeship.export`, `edgeship.quantize`, `edgeship.distill`,
-`edgeship.evaluate`, `edgeship.bench` and `edgeship.Bundle`, imported on first use.
+`edgeship.evaluate`, `edgeship.bench`, `edgeship.debug` and `edgeship.Bundle`, imported on first use.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import edgeship.export as _export_package
 from edgeship.version import __version__
 
 __all__ = ["__version__"]
-API = ("Bundle", "bench", "distill", "evaluate", "quantize")
+API = ("Bundle", "bench", "debug", "distill", "evaluate", "quantize")
 
 
 class _CallableExportPackage(types.ModuleType):

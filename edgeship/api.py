@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from edgeship.bundle import Bundle
 from edgeship.options import validate_options
-from edgeship.step_options import BenchStep, DistillStep, EvalStep, ExportStep, QuantizeStep
+from edgeship.step_options import BenchStep, DebugStep, DistillStep, EvalStep, ExportStep, QuantizeStep
 
 if TYPE_CHECKING:
-    from edgeship.manifest import Benchmark, Variant
+    from edgeship.manifest import Benchmark, LayerDebug, Variant
 
 MODULE_PLACEHOLDER = "torch-module"
 
@@ -60,4 +60,12 @@ def bench(bundle: str | Path, device: str = "local", **options: Any) -> list[Ben
     return run_bench(validate_options(BenchStep, {"bundle": bundle, "device": device, **options}, "bench"))
 
 
-__all__ = ["Bundle", "bench", "distill", "evaluate", "export", "quantize"]
+def debug(bundle: str | Path, variant: str, **options: Any) -> LayerDebug:
+    """Every layer of `variant` against PyTorch or another variant, recorded in the manifest; options as
+    `edgeship debug`'s flags (against, data, samples, model, checkpoint, device)."""
+    from edgeship.numerics.run import run_debug
+
+    return run_debug(validate_options(DebugStep, {"bundle": bundle, "variant": variant, **options}, "debug"))
+
+
+__all__ = ["Bundle", "bench", "debug", "distill", "evaluate", "export", "quantize"]

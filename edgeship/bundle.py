@@ -177,8 +177,11 @@ class Bundle:
 
 
 def referenced_files(manifest: Manifest) -> list[str]:
-    """Every file the manifest lists: variants' artifacts, raw benchmark results, the parity reference."""
+    """Every file the manifest lists: variants' artifacts, raw benchmark and debug results, the parity
+    reference."""
     files = [variant.file for variant in manifest.variants] + [b.raw for b in manifest.benchmarks]
+    files += [record.raw for record in manifest.debug]
+    files += [record.plot for record in manifest.debug if record.plot]
     return files + ([manifest.parity_reference] if manifest.parity_reference else [])
 
 

@@ -202,6 +202,50 @@ class Benchmark(_Model):
     measured_at: str = Field(default_factory=utc_now)
 
 
+SNR_CEILING_DB = 60.0
+"""Layer SNRs at or above this count as exact: float runtimes differ from PyTorch by rounding alone."""
+JUMP_DB = 6.0
+"""A layer losing this much SNR against the layer before it is where the error jumps (4x the error)."""
+
+
+class LayerError(_Model):
+    """How far one layer's output in a variant is from the same layer in the reference."""
+
+    layer: str = Field(
+        description="PyTorch module path (the runtime's scope when no PyTorch model is at hand)."
+    )
+    tensor: str = Field(description="The variant's tensor aligned to that module's output.")
+    shape: list[int]
+    snr_db: float = Field(description="Signal-to-noise ratio of the output against the reference, in dB.")
+    cosine: float
+    max_abs_error: float
+    relative_error: float = Field(description="||output - reference|| / ||reference||.")
+    scale: float | None = Field(default=None, description="Quantized tensors: the activation scale.")
+    zero_point: int | None = None
+    clipped_fraction: float | None = Field(
+        default=None, description="Quantized tensors: share of reference values outside the int8 range."
+    )
+
+
+class LayerDebug(_Model):
+    """`edgeship debug`: a variant's layers lined up against a reference (PyTorch or another variant)."""
+
+    variant: str
+    against: str = Field(description="`pytorch` or a variant id.")
+    device: str = "local"
+    samples: int = Field(gt=0)
+    data: str = Field(description="What the inputs were: the parity reference or a dataset.")
+    layers: list[LayerError] = Field(description="In execution order (depth).")
+    first_jump: str | None = Field(default=None, description="The first layer whose SNR falls sharply.")
+    worst: list[str] = Field(default_factory=list, description="The layers that lose the most SNR.")
+    raw: BundlePath = Field(description="The same as JSON, relative to the bundle root.")
+    plot: BundlePath | None = Field(
+        default=None,
+        description="SNR against depth for this and the other variants against the same reference.",
+    )
+    measured_at: str = Field(default_factory=utc_now)
+
+
 class Manifest(_Model):
     """The contract between stages: everything a bundle holds and how it was made."""
 
@@ -216,6 +260,7 @@ class Manifest(_Model):
     )
     variants: list[Variant] = Field(default_factory=list)
     benchmarks: list[Benchmark] = Field(default_factory=list)
+    debug: list[LayerDebug] = Field(default_factory=list)
 
     def inputs_of(self, variant: Variant) -> list[TensorSpec]:
         """The inputs `variant`'s file takes: its own signature, else the bundle's."""
@@ -235,6 +280,11 @@ class Manifest(_Model):
         self.benchmarks = [b for b in self.benchmarks if (b.variant, b.device, b.threads, b.batch) != key] + [
             benchmark
         ]
+
+    def put_debug(self, record: LayerDebug) -> None:
+        """Add a layer comparison, replacing the previous one of the same variant, reference and device."""
+        key = (record.variant, record.against, record.device)
+        self.debug = [d for d in self.debug if (d.variant, d.against, d.device) != key] + [record]
 
 
 def manifest_json_schema() -> dict[str, Any]:

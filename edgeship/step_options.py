@@ -219,6 +219,36 @@ class EvalStep(EvalOptions):
     variant: VariantIds = None
 
 
+# --- debug ---
+
+
+class DebugStep(StepOptions):
+    """`edgeship debug BUNDLE --variant V`: every layer of a variant against PyTorch or another variant."""
+
+    bundle: BundleArgument
+    variant: str = Field(description="The variant to look into.")
+    against: str = Field(
+        default="fp32",
+        description="Reference: fp32 (the variant's fp32 source; PyTorch for an fp32 variant), pytorch, or "
+        "another variant's id.",
+    )
+    data: Path | None = Field(
+        default=None,
+        description="CSV/JSONL or image folder to feed (default: the bundle's parity inputs).",
+    )
+    samples: int = Field(default=16, ge=1, le=512, description="Inputs to run, one at a time.")
+    model: str | None = Field(
+        default=None,
+        description="The PyTorch model the bundle was exported from (as `export MODEL` takes it), when "
+        "--against pytorch and the bundle's source is not loadable here.",
+    )
+    checkpoint: Path | None = Field(default=None, description="timm / torch module weights for --model.")
+    device: str = Field(
+        default="local",
+        description="Where the variant runs: local, or a device (its tensors come back, this machine compares).",
+    )
+
+
 # --- bench ---
 
 

@@ -756,6 +756,89 @@ def build_engine(
     }
 
 
+QUANTIZATION_KEY = "__quantization__"
+"""The .npz entry of `capture_tensors`' file holding each integer tensor's scale and zero point (JSON)."""
+
+
+def capture_tensors(model: str, artifact_format: str, feeds: dict, names: list | None = None):
+    """Every row of `feeds` run alone; returns (tensors, quantization): each kept tensor stacked over the
+    rows as float32 (integer tensors dequantized), and {name: [scale, zero_point, dtype]} of the quantized
+    ones. ONNX keeps the graph's outputs (expose intermediates as outputs first); TFLite keeps every op's
+    outputs (the interpreter preserves all tensors), or only `names`."""
+    rows = len(next(iter(feeds.values())))
+    single = [{name: array[row : row + 1] for name, array in feeds.items()} for row in range(rows)]
+    if AGENT_FORMATS[artifact_format] == "onnxruntime":
+        runner = open_onnxruntime(model, threads=None)
+        runs = [dict(zip(runner.outputs, runner.run(feed))) for feed in single]  # noqa: B905 (Python 3.9)
+        quantization = {}
+    else:
+        runs, quantization = _litert_tensors(model, single, set(names) if names else None)
+    shape = {name: np.shape(output) for name, output in runs[0].items()}
+    kept = [name for name in runs[0] if shape[name] and all(np.shape(r[name]) == shape[name] for r in runs)]
+    tensors = {name: np.concatenate([run[name] for run in runs]).astype(np.float32) for name in kept}
+    return tensors, quantization
+
+
+def _litert_tensors(model: str, feeds: list, names):
+    """The op outputs of a LiteRT model per feed (dequantized) and the quantization of integer ones.
+
+    LiteRT's builtin kernels run every op (XNNPACK would fuse ops and leave their tensors unwritten)."""
+    import warnings
+
+    interpreter_class, package = litert_interpreter()
+    module = sys.modules[interpreter_class.__module__]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "preserve_all_tensors is for debugging": it is
+        interp = interpreter_class(
+            model_path=model,
+            experimental_preserve_all_tensors=True,
+            experimental_op_resolver_type=module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        )
+    interp.allocate_tensors()
+    details = {d["index"]: d for d in interp.get_tensor_details()}
+    signatures = interp._get_full_signature_list()
+    if signatures:
+        inputs = {name: details[i] for name, i in next(iter(signatures.values()))["inputs"].items()}
+    else:
+        inputs = {d["name"]: d for d in interp.get_input_details()}
+    produced = [index for op in interp._get_ops_details() for index in op["outputs"] if index >= 0]
+    kept = [i for i in produced if names is None or details[i]["name"] in names]
+    runs = []
+    for feed in feeds:
+        for name, detail in inputs.items():
+            interp.set_tensor(detail["index"], litert_input(feed[name], detail))
+        interp.invoke()
+        run = {}
+        for index in kept:
+            detail = details[index]
+            if np.dtype(detail["dtype"]).kind in "fiu":
+                run[detail["name"]] = litert_output(interp.get_tensor(index), detail).astype(np.float32)
+        runs.append(run)
+    quantization = {
+        details[i]["name"]: [
+            float(details[i]["quantization"][0]),
+            int(details[i]["quantization"][1]),
+            np.dtype(details[i]["dtype"]).name,
+        ]
+        for i in kept
+        if np.dtype(details[i]["dtype"]).kind in "iu" and details[i]["quantization"][0]
+    }
+    return runs, quantization
+
+
+def _read_json(path: str | None):
+    """The JSON document in `path`, or None without one."""
+    if path is None:
+        return None
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
+
+
+def save_tensors(path: str, tensors: dict, quantization: dict) -> None:
+    """Write `capture_tensors`' result to one .npz (names kept; the quantization as a JSON entry)."""
+    np.savez(path, **tensors, **{QUANTIZATION_KEY: np.array(json.dumps(quantization))})
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line: `probe`, `bench` and `build-engine` subcommands."""
     root = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -773,6 +856,14 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--runs", type=int, default=50)
     bench.add_argument("--warmup", type=int, default=5)
     bench.add_argument("--emulated", action="store_true", help="mark results as emulation timings")
+    tensors = commands.add_parser("tensors", help="save every intermediate tensor of a run on real inputs")
+    tensors.add_argument("--format", required=True, choices=list(AGENT_FORMATS), help="the artifact's format")
+    tensors.add_argument(
+        "--model", required=True, help="artifact file (.onnx with intermediates as outputs, .tflite)"
+    )
+    tensors.add_argument("--input-file", required=True, help=".npz of real inputs, one array per input name")
+    tensors.add_argument("--names-file", help="JSON file: a list of the tensor names to keep (default: all)")
+    tensors.add_argument("--out", required=True, help="the .npz to write")
     build = commands.add_parser("build-engine", help="build an ONNX graph into a TensorRT engine on this GPU")
     build.add_argument("onnx", metavar="ONNX", help="the ONNX graph to build")
     build.add_argument(
@@ -810,6 +901,17 @@ def main(argv: list | None = None) -> int:
             )
             return MISSING_RUNTIME_EXIT
         print(json.dumps(report))
+        return 0
+    if args.command == "tensors":
+        try:
+            captured = capture_tensors(
+                args.model, args.format, load_feeds(args.input_file), _read_json(args.names_file)
+            )
+        except MissingRuntime as missing:
+            print(f"agent: {missing} is not installed here (pip install {missing})", file=sys.stderr)
+            return MISSING_RUNTIME_EXIT
+        save_tensors(args.out, *captured)
+        print(json.dumps({"tensors": len(captured[0]), "out": args.out}))
         return 0
     feeds = load_feeds(args.input_file) if args.input_file else make_inputs(json.loads(args.inputs))
     try:

@@ -264,6 +264,7 @@ def _fall_back(
 ) -> tuple[QuantizationSpec, tuple[float, float]]:
     """Keep the most sensitive layers in float, one more at a time, until the budget holds."""
     ranking = rank_sensitivity(source, source_path, quantizer, spec, calibration, budget.eval_data, scratch)
+    tried: list[tuple[int, tuple[float, float]]] = []
     for count in range(1, len(ranking) + 1):
         candidate = spec.model_copy(update={"keep_float": tuple(ranking[:count])})
         quantizer.quantize(source_path, scratch, candidate, calibration)
@@ -271,13 +272,23 @@ def _fall_back(
         console.print(f"  keeping {count} layer(s) float: {budget.describe(*scores)}")
         if budget.holds(*scores):
             return candidate, scores
+        tried.append((count, scores))
     limits = (
         [f"within {budget.max_drop_points} accuracy points"] if budget.max_drop_points is not None else []
     )
     limits += [f"at {budget.min_agreement} agreement"] if budget.min_agreement is not None else []
+    if not tried:
+        raise EdgeshipError(
+            f"{spec.scheme} cannot stay {' and '.join(limits)} of fp32 and has no layer that could stay float",
+            hint="relax --max-accuracy-drop / --min-agreement or choose another scheme; nothing was written",
+        )
+    closest_count, closest = max(tried, key=lambda item: item[1])
     raise EdgeshipError(
-        f"{spec.scheme} cannot stay {' and '.join(limits)} of fp32 even with every layer float",
-        hint="relax --max-accuracy-drop / --min-agreement or choose another scheme; nothing was written",
+        f"{spec.scheme} cannot stay {' and '.join(limits)} of fp32: kept 1 to {len(ranking)} of the "
+        f"{len(ranking)} layers it quantizes float, most sensitive first; the closest, {closest_count} float, "
+        f"reached {budget.describe(*closest)}",
+        hint="relax --max-accuracy-drop / --min-agreement, choose another scheme, or run `edgeship debug` on "
+        "the variant to see which layers lose the most; nothing was written",
     )
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from edgeship.manifest import Benchmark, Manifest
+from edgeship.manifest import JUMP_DB, SNR_CEILING_DB, Benchmark, Manifest
 from edgeship.report.document import Block, Figure, Heading, Paragraph, Table
-from edgeship.report.plots import accuracy_vs_latency_png, size_vs_latency_png
+from edgeship.report.plots import accuracy_vs_latency_png, size_vs_latency_png, snr_by_depth_png
 from edgeship.report.points import device_points, latest_benchmarks, pareto_front
 from edgeship.version import __version__
 
@@ -34,6 +34,7 @@ def build_report(manifest: Manifest) -> Report:
     blocks += [Heading("Variants"), _variants_table(manifest, benchmarks)]
     blocks += _device_sections(manifest, benchmarks)
     blocks += _kept_float(manifest)
+    blocks += _layer_debug(manifest)
     blocks += _tool_versions(manifest)
     return Report(title, blocks)
 
@@ -182,6 +183,45 @@ def _kept_float(manifest: Manifest) -> list[Block]:
             )
         )
     return blocks
+
+
+def _layer_debug(manifest: Manifest) -> list[Block]:
+    """`edgeship debug` results: a plot per reference and device, and where each variant's error grows."""
+    if not manifest.debug:
+        return []
+    blocks: list[Block] = [
+        Heading("Layer by layer"),
+        Paragraph(
+            "Each module's output in a variant against the same module in the reference (`edgeship debug`). "
+            f"SNR at or above {SNR_CEILING_DB:.0f} dB is float rounding; the first jump is the first layer that "
+            f"loses {JUMP_DB:.0f} dB or more, the worst are the layers that lose the most."
+        ),
+    ]
+    groups = sorted({(record.against, record.device) for record in manifest.debug})
+    for against, device in groups:
+        records = [r for r in manifest.debug if (r.against, r.device) == (against, device)]
+        slug = re.sub(r"[^a-z0-9]+", "-", f"{against}-{device}".lower()).strip("-")
+        blocks.append(
+            Figure(
+                f"Layer SNR against {against} on {device}",
+                f"plots/layers-{slug}.png",
+                snr_by_depth_png(records),
+            )
+        )
+    rows = [
+        [
+            record.variant,
+            record.against,
+            record.device,
+            str(len(record.layers)),
+            f"{min(layer.snr_db for layer in record.layers):.1f}",
+            record.first_jump or "-",
+            ", ".join(record.worst) or "-",
+        ]
+        for record in manifest.debug
+    ]
+    headers = ["variant", "against", "device", "layers", "lowest SNR dB", "first jump", "worst"]
+    return [*blocks, Table(headers, rows, numeric={3, 4})]
 
 
 def _tool_versions(manifest: Manifest) -> list[Block]:

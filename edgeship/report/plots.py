@@ -1,4 +1,5 @@
-"""Matplotlib charts for the report: accuracy vs latency (Pareto front marked) and size vs latency."""
+"""Matplotlib charts for the report: accuracy vs latency (Pareto front marked), size vs latency, and
+layer-by-layer SNR."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import io
 from typing import Any
 
 from edgeship.errors import MissingDependencyError
+from edgeship.manifest import SNR_CEILING_DB, LayerDebug
 from edgeship.report.points import Point, pareto_front
 
 PRECISION_COLOURS = {
@@ -129,3 +131,48 @@ def size_vs_latency_png(points: list[Point], device_label: str) -> bytes:
     axes.set_ylim(0, 1.15 * max(sizes))
     _legend(axes, points)
     return _png(figure)
+
+
+def snr_by_depth_png(records: list[LayerDebug]) -> bytes:
+    """SNR (dB) against layer depth, one line per variant, layers at one x position across variants; the
+    worst layers marked and named."""
+    against = sorted({record.against for record in records})
+    figure, axes = _new_axes(
+        f"Layer by layer against {', '.join(against)}", "layer (depth order)", "SNR (dB, higher is closer)"
+    )
+    depth_of = {name: depth for depth, name in enumerate(_merged_order([r.layers for r in records]))}
+    for record in records:
+        depth = [depth_of[layer.layer] for layer in record.layers]
+        snr = [min(layer.snr_db, SNR_CEILING_DB) for layer in record.layers]
+        (line,) = axes.plot(
+            depth, snr, marker=".", linewidth=1.2, label=f"{record.variant} ({record.device})"
+        )
+        for i, layer in enumerate(record.layers):
+            if layer.layer in record.worst:
+                axes.scatter(depth[i], snr[i], s=60, color=line.get_color(), zorder=3)
+                axes.annotate(
+                    layer.layer.removeprefix("model."),
+                    (depth[i], snr[i]),
+                    fontsize=7,
+                    xytext=(4, 4),
+                    textcoords="offset points",
+                )
+    axes.axhline(SNR_CEILING_DB, color="grey", linestyle=":", linewidth=1, label="exact (float rounding)")
+    axes.set_ylim(min(0.0, axes.get_ylim()[0]), SNR_CEILING_DB + 5)
+    axes.legend(fontsize=8, loc="center right")
+    return _png(figure)
+
+
+def _merged_order(sequences: list[list[Any]]) -> list[str]:
+    """Layer names of several depth-ordered lists in one order: a name one list lacks goes right after the
+    name that precedes it in the list that has it."""
+    order: list[str] = []
+    for layers in sequences:
+        position = -1
+        for layer in layers:
+            if layer.layer in order:
+                position = order.index(layer.layer)
+            else:
+                position += 1
+                order.insert(position, layer.layer)
+    return order

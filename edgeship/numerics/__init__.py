@@ -1,0 +1,1 @@
+"""Layer-by-layer numerics (`edgeship debug`): a variant's layers lined up against PyTorch or another variant."""
