@@ -6,7 +6,7 @@ INT8_DYNAMIC = register_scheme(
     Scheme(
         id="int8-dynamic",
         summary="int8 weights, activation ranges computed at run time",
-        options=("per_channel",),
+        options=("per_channel", "activation_scales"),
         tolerance=0.5,
     )
 )

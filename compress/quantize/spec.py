@@ -79,6 +79,11 @@ class QuantizationOptions(StepOptions):
         description="int4-weight: round-to-nearest, or half-quadratic (HQQ, asymmetric) scales.",
     )
     per_channel: bool = Field(default=True, description="int8: one scale per output channel of each weight.")
+    activation_scales: Literal["tensor", "block"] = Field(
+        default="tensor",
+        description="ONNX int8-dynamic: one activation scale per tensor (MatMulInteger, fast) or per block of 32 "
+        "in each row (8-bit MatMulNBits: closer to fp32, slower on CPUs without VNNI).",
+    )
     keep_float: tuple[str, ...] = Field(default=(), description="Layers (backend names) left in float.")
     target_cpu: Literal["x86", "arm"] | None = Field(
         default=None,

@@ -24,7 +24,12 @@ from edgeship.compress.quantize.registry import (
     scheme_handler,
 )
 from edgeship.compress.quantize.spec import QuantizationSpec
-from edgeship.compress.quantize.tflite_layers import Layer, read_layers, runtime_unsafe_scopes
+from edgeship.compress.quantize.tflite_layers import (
+    Layer,
+    constant_lhs_batch_matmuls,
+    read_layers,
+    runtime_unsafe_scopes,
+)
 from edgeship.errors import DataError, EdgeshipError, MissingDependencyError
 from edgeship.manifest import GraphInfo, TensorSpec
 from edgeship.runtimes.formats import get_format
@@ -185,6 +190,14 @@ def _recipe(spec: QuantizationSpec, layers: list[Layer], source: Path) -> tuple[
             ".*", every_op, 16, algorithm_key=algorithm_manager.AlgorithmName.FLOAT_CASTING
         )
         options["recipe"] = "weight_only_wf16_afp32"
+    if spec.scheme in ("int8-dynamic", "int4-weight"):
+        float_operands = constant_lhs_batch_matmuls(source)
+        for scope in float_operands:
+            manager.add_quantization_config(
+                _exact(scope), every_op, algorithm_key=algorithm_manager.AlgorithmName.NO_QUANTIZE
+            )
+        if float_operands:
+            options["float_batch_matmuls"] = len(float_operands)
     kept = [layer for layer in layers if layer.name in spec.keep_float]
     for layer in kept:
         manager.add_quantization_config(

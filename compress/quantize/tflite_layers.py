@@ -72,6 +72,26 @@ def runtime_unsafe_scopes(path: Path) -> list[str]:
     return scopes
 
 
+def constant_lhs_batch_matmuls(path: Path) -> list[str]:
+    """BATCH_MATMULs whose constant operand is the left one (Funnel's relative-position attention).
+
+    ai-edge-quantizer makes that constant int8, but LiteRT's hybrid BATCH_MATMUL takes an int8 right-hand
+    side only (batch_matmul.cc refuses to load the model), so the dynamic-range schemes keep them float.
+    """
+    from ai_edge_quantizer.utils import tfl_flatbuffer_utils as flatbuffer
+
+    model = flatbuffer.read_model(str(path))
+    graph = model.subgraphs[0]
+    return [
+        flatbuffer.get_op_scope(op, graph.tensors)
+        for op in graph.operators
+        if _op_name(model, op) == "BATCH_MATMUL"
+        and op.inputs[0] >= 0
+        and _is_constant(model, graph.tensors[op.inputs[0]])
+        and not _is_constant(model, graph.tensors[op.inputs[1]])
+    ]
+
+
 def readable_name(scope: str) -> str:
     """`a.b.BertModel_bert/c.d.Linear_query;1;` -> `bert.query`: the attribute names along the path."""
     paths = [part for part in scope.split(";") if part]

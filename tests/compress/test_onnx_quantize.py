@@ -158,7 +158,7 @@ def test_three_schemes_in_one_call(bundle: Path, data: dict[str, Path]) -> None:
     assert variants["onnx-int8-static"].bytes < fp32.bytes
 
     int4 = op_counts(bundle / variants["onnx-int4-weight"].file)
-    assert int4["MatMulNBits"] == 6 and int4["MatMul"] == 0
+    assert int4["MatMulNBits"] == 8 and int4["MatMul"] == 0  # 6 MatMuls and 2 Attentions' packed QKV
     assert variants["onnx-int4-weight"].produced_by.options["block_size"] == 32
     assert variants["onnx-int4-weight"].bytes < fp32.bytes
     assert "onnx-int4-weight" in result.stdout
@@ -176,7 +176,7 @@ def test_int4_quantized_weights_shrink_to_a_fifth(bundle: Path) -> None:
     manifest = Bundle.open(bundle).manifest
     fp32 = onnx.load(str(bundle / manifest.variant("onnx-fp32").file))
     int4 = onnx.load(str(bundle / manifest.variant("onnx-int4-weight").file))
-    matmul_weights = {n.input[1] for n in fp32.graph.node if n.op_type == "MatMul"}
+    matmul_weights = {n.input[1] for n in fp32.graph.node if n.op_type in ("MatMul", "Attention")}
     fp32_bytes = sum(len(i.raw_data) for i in fp32.graph.initializer if i.name in matmul_weights)
     nbits_inputs = {name for n in int4.graph.node if n.op_type == "MatMulNBits" for name in n.input[1:]}
     int4_bytes = sum(len(i.raw_data) for i in int4.graph.initializer if i.name in nbits_inputs)
@@ -201,7 +201,7 @@ def test_int4_hqq_is_asymmetric_and_stays_accurate(bundle: Path, data: dict[str,
     variant = manifest.variant("onnx-int4-weight")
     assert variant.produced_by.options["int4_algorithm"] == "hqq"
     nbits = [n for n in onnx.load(str(bundle / variant.file)).graph.node if n.op_type == "MatMulNBits"]
-    assert len(nbits) == 6 and all(len(n.input) >= 4 for n in nbits)  # zero points present: asymmetric
+    assert len(nbits) == 8 and all(len(n.input) >= 4 for n in nbits)  # zero points present: asymmetric
     assert abs(variant.accuracy - manifest.variant("onnx-fp32").accuracy) <= 0.02
 
 
@@ -249,7 +249,10 @@ def test_agreement_budget_also_drives_the_fallback(bundle: Path, data: dict[str,
 
 def test_a_budget_that_cannot_be_met_fails_and_adds_nothing(bundle: Path, data: dict[str, Path]) -> None:
     specs = QuantizationOptions().specs(["int8-dynamic"])
-    with pytest.raises(EdgeshipError, match="cannot stay within -1.0 accuracy points"):
+    with pytest.raises(
+        EdgeshipError,
+        match=r"cannot stay within -1.0 accuracy points of fp32: kept 1 to (\d+) of the \1 layers it quantizes float",
+    ):
         quantize_bundle(bundle, specs, eval_data=data["test"], max_accuracy_drop=-1.0)
     assert [v.id for v in Bundle.open(bundle).manifest.variants] == ["onnx-fp32"]
     assert sorted(p.name for p in (bundle / "models").iterdir()) == ["onnx-fp32.onnx"]
@@ -308,3 +311,109 @@ def test_calibration_data_of_the_wrong_kind(bundle: Path, image_folder: Path) ->
         "quantize", str(bundle), "--scheme", "int8-static", "--calibration-data", str(image_folder)
     )
     assert result.returncode == 1 and "is a text model" in result.stderr
+
+
+def _pad_same(x, kernel: int, stride: int):  # noqa: ANN001, ANN202 - timm's pad_same (Conv2dSame, tf_ models)
+    import torch
+    import torch.nn.functional as F
+
+    ih, iw = x.size()[-2:]  # tensors while tracing: the pads become Shape arithmetic, as timm's do
+    pad_h = torch.clamp(((ih / stride).ceil() - 1) * stride + kernel - ih, min=0)
+    pad_w = torch.clamp(((iw / stride).ceil() - 1) * stride + kernel - iw, min=0)
+    return F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
+
+
+def _same_padding_cnn(path: Path, channel_spread: float = 1.0, size: int = 64) -> Path:
+    """A stem, a depthwise and a pointwise conv with TF "same" padding exported as Shape arithmetic and Pad,
+    as timm's tf_efficientnet_lite0 exports. `channel_spread`: the stem's output channels' weights span that
+    ratio (batch norm folded on near-constant channels), undone by a float scale after it."""
+    import torch
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.stem = torch.nn.Conv2d(3, 16, 3, stride=2)
+            self.dw = torch.nn.Conv2d(16, 16, 5, stride=2, groups=16)
+            self.pw = torch.nn.Conv2d(16, 24, 1)
+            self.head = torch.nn.Linear(24, 4)
+            spread = torch.logspace(0, -torch.log10(torch.tensor(channel_spread)).item(), 16)
+            with torch.no_grad():
+                self.stem.weight.mul_(spread.view(-1, 1, 1, 1))
+                self.stem.bias.mul_(spread)
+            self.register_buffer("unscale", (1 / spread).view(1, -1, 1, 1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.stem(_pad_same(x, 3, 2)) * self.unscale
+            x = torch.clamp(x, 0, 6)
+            x = torch.clamp(self.dw(_pad_same(x, 5, 2)), 0, 6)
+            return self.head(self.pw(x).mean((2, 3)))
+
+    torch.onnx.export(
+        Net().eval(),
+        (torch.randn(1, 3, size, size),),
+        str(path),
+        input_names=["pixel_values"],
+        output_names=["logits"],
+        dynamic_axes={"pixel_values": {0: "batch"}, "logits": {0: "batch"}},
+        opset_version=17,
+        dynamo=False,
+    )
+    return path
+
+
+def _relative_error(reference: Path, quantized: Path, inputs) -> float:  # noqa: ANN001
+    import numpy as np
+    import onnxruntime
+
+    def run(path: Path):  # noqa: ANN202
+        return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+            None, {"pixel_values": inputs}
+        )[0]
+
+    expected, got = run(reference), run(quantized)
+    assert got.shape == expected.shape
+    return float(np.linalg.norm(got - expected) / np.linalg.norm(expected))
+
+
+@pytest.mark.parametrize(("scheme", "spread"), [("int8-dynamic", 1000.0), ("int8-static", 1.0)])
+def test_int8_keeps_a_same_padding_cnn_close_to_fp32(tmp_path: Path, scheme: str, spread: float) -> None:
+    """Before the fix: dynamic ConvInteger had one weight scale per tensor (the stem's small channels
+    rounded to zero: 3% error here against 0.3%), the pads stayed Shape arithmetic that int8-static
+    quantized (Lite0's pads came out off by one pixel); both lost ~55 points of Lite0's accuracy."""
+    import numpy as np
+
+    from edgeship.compress.quantize.onnx_backend import OnnxQuantizer
+    from edgeship.compress.quantize.spec import QuantizationSpec
+
+    source = _same_padding_cnn(tmp_path / "cnn.onnx", spread)
+    rng = np.random.default_rng(0)
+    calibration = [{"pixel_values": rng.uniform(-1, 1, (1, 3, 64, 64)).astype(np.float32)} for _ in range(16)]
+    destination = tmp_path / "int8.onnx"
+    result = OnnxQuantizer().quantize(
+        source, destination, QuantizationSpec(scheme=scheme), calibration if scheme == "int8-static" else None
+    )
+    assert result.options["pads_folded_into_convs"] == 2
+    ops = op_counts(destination)
+    assert "Pad" not in ops and "Shape" not in ops
+    assert ops["ConvInteger" if scheme == "int8-dynamic" else "Conv"] == 3
+    inputs = rng.uniform(-1, 1, (8, 3, 64, 64)).astype(np.float32)
+    # static: uint8 x int8 on random weights and inputs (~6%); dynamic: per-channel weights (~0.3%)
+    assert _relative_error(source, destination, inputs) < (0.01 if scheme == "int8-dynamic" else 0.1)
+
+
+def test_conv_layers_can_be_kept_float(tmp_path: Path) -> None:
+    from edgeship.compress.quantize.onnx_backend import OnnxQuantizer
+    from edgeship.compress.quantize.spec import QuantizationSpec
+
+    source = _same_padding_cnn(tmp_path / "cnn.onnx")
+    quantizer = OnnxQuantizer()
+    layers = quantizer.layers(source)
+    convs = [node.name for node in onnx.load(str(source)).graph.node if node.op_type == "Conv"]
+    assert len(convs) == 3 and set(convs) < set(layers)
+    destination = tmp_path / "int8.onnx"
+    quantizer.quantize(
+        source, destination, QuantizationSpec(scheme="int8-dynamic", keep_float=(convs[1],)), None
+    )
+    ops = op_counts(destination)
+    assert ops["ConvInteger"] == 2 and ops["Conv"] == 1
