@@ -8,6 +8,7 @@ from typing import Any
 from edgeship.numerics.names import DEQUANTIZED_SUFFIX, module_outputs, onnx_scope
 
 FLOAT_TYPES = (1, 10, 16)  # float, float16, bfloat16
+CONV_WEIGHT_INPUT = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3}
 QUANTIZERS = ("QuantizeLinear", "DynamicQuantizeLinear")
 """Ops whose outputs are an activation's quantized copy, scale and zero point, not a layer's output."""
 
@@ -65,8 +66,10 @@ def _weight_names(model: Any) -> dict[str, str]:
 
 
 def _modules_before_their_bias(model: Any, weights: dict[str, str]) -> set[str]:
-    """Modules whose output never exists as a tensor: ORT's fusions move a Linear's bias into the next op
-    (SkipLayerNormalization, BiasGelu), which reads `<module>.bias` beside the module's MatMul output."""
+    """Modules whose PyTorch output never exists as a tensor here, because an export step moved work across
+    module boundaries: ORT's fusions move a Linear's bias into the next op (SkipLayerNormalization,
+    BiasGelu, which read `<module>.bias` beside the MatMul output), and torch.onnx.export folds a
+    BatchNorm into the Conv before it (that Conv's weight is then a computed `onnx::Conv_N` constant)."""
     unfinished = set()
     for node in model.graph.node:
         owners = {
@@ -76,6 +79,9 @@ def _modules_before_their_bias(model: Any, weights: dict[str, str]) -> set[str]:
         }
         owners.discard(_raw_scope(node.output[0]))  # the bias added inside its own module: finished there
         unfinished |= {_raw_scope(name) for name in node.input if name.startswith("/")} & owners
+        weight = node.input[CONV_WEIGHT_INPUT[node.op_type]] if node.op_type in CONV_WEIGHT_INPUT else ""
+        if weights.get(weight, "").startswith("onnx::") and node.output[0].startswith("/"):
+            unfinished.add(_raw_scope(node.output[0]))
     return unfinished
 
 

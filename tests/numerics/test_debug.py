@@ -181,3 +181,27 @@ def _install_variant_with_noisy_weights(bundle: Path, matmul_output: str) -> Non
                 }
             )
         )
+
+
+def test_a_conv_with_a_folded_batchnorm_is_not_compared_with_the_bare_conv(tmp_path: Path) -> None:
+    """torch.onnx.export folds BatchNorm into the Conv: that Conv's output is not PyTorch's conv output."""
+    import torch
+
+    from edgeship.numerics.onnx_graph import onnx_module_outputs
+
+    class Block(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 3, bias=False)
+            self.bn = torch.nn.BatchNorm2d(8)
+            self.act = torch.nn.ReLU6()
+            self.head = torch.nn.Conv2d(8, 4, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.act(self.bn(self.conv(x))))
+
+    path = tmp_path / "block.onnx"
+    torch.onnx.export(Block().eval(), (torch.randn(1, 3, 8, 8),), str(path), dynamo=False)
+    chosen, _ = onnx_module_outputs(path)
+    assert "conv" not in chosen  # its tensor is conv + bn
+    assert chosen["act"].startswith("/act/") and "head" in chosen  # a plain conv (named by its weights) stays
