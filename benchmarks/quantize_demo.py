@@ -84,7 +84,7 @@ def main() -> None:
     reviews = held_out_reviews(bundle)
     with tempfile.TemporaryDirectory(prefix="quantize-demo-") as scratch:
         models = {"fp32": source}
-        rows: dict[str, dict[str, Any]] = {}
+        rows: dict[str, dict[str, Any]] = {"fp32": {"options": {}}}
         for name, fields in CANDIDATES.items():
             models[name] = Path(scratch) / f"{len(models)}.onnx"
             spec = QuantizationSpec(**fields)
@@ -92,7 +92,7 @@ def main() -> None:
         reference = predict_logits(open_session(source, "onnx"), reviews)
         for name, path in models.items():
             logits = predict_logits(open_session(path, "onnx"), reviews)
-            rows.setdefault(name, {}).update(
+            rows[name].update(
                 agreement=float(np.mean(logits.argmax(-1) == reference.argmax(-1))),
                 accuracy=float(np.mean(logits.argmax(-1) == reviews.labels)),
                 megabytes=path.stat().st_size / 1e6,
@@ -114,7 +114,7 @@ def main() -> None:
             f"{row['p50_ms_2t']:.2f} ms",
             f"{rows['fp32']['p50_ms_1t'] / row['p50_ms_1t']:.2f}x",
         )
-    Console().print(table)
+    Console(width=140).print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"reviews": len(reviews), "rows": rows}, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -45,6 +45,7 @@ QUANTIZED_OPS = (
     "QEmbedLayerNormalization",
     "QLinearMatMul",
     "MatMulNBits",
+    "GatherBlockQuantized",
 )
 
 

@@ -36,8 +36,12 @@ def fold_shape_arithmetic(model: Any, max_rounds: int = 64) -> int:
     """Replace the nodes that compute on static shapes (and small constants) with initializers, in
     place; returns how many nodes were folded.
 
-    Repeats until nothing folds: a folded pad amount lets shape inference size the tensors after it.
+    Only for graphs whose inputs are static but for the batch (images at the exported size): elsewhere
+    sizes inferred from one example are not those of every input. Repeats until nothing folds: a folded
+    pad amount lets shape inference size the tensors after it.
     """
+    if not _static_but_batch(model.graph):
+        return 0
     total = 0
     for _ in range(max_rounds):
         folded = _fold_once(model)
@@ -81,6 +85,13 @@ def _fold_once(model: Any) -> int:
     _drop_unused_initializers(graph)
     onnx.checker.check_model(model)
     return len(folded)
+
+
+def _static_but_batch(graph: Any) -> bool:
+    """Whether every graph input has fixed sizes on every axis but the first."""
+    initializers = {init.name for init in graph.initializer}
+    inputs = [value for value in graph.input if value.name not in initializers]
+    return all(dim.HasField("dim_value") for value in inputs for dim in value.type.tensor_type.shape.dim[1:])
 
 
 def _fold_node(
@@ -156,13 +167,18 @@ def _single_node_model(node: Any, opsets: dict[str, int]) -> Any:
 
 
 def _static_dims(model: Any) -> dict[str, list[int | None]]:
-    """Every typed tensor's dimensions (None where symbolic), from the graph's shape annotations."""
+    """Every typed tensor's dimensions (None where symbolic), as ONNX's shape inference derives them from
+    the graph's inputs. The annotations already in the graph are not trusted: the symbolic pass of
+    quant_pre_process guesses sizes after data-dependent ops (Longformer's global-attention scatters)."""
     import onnx
 
+    bare = onnx.ModelProto()
+    bare.CopyFrom(model)
+    del bare.graph.value_info[:]
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
-    except Exception:  # shape inference refuses some contrib ops: the annotations present will do
-        inferred = model
+        inferred = onnx.shape_inference.infer_shapes(bare, data_prop=True)
+    except Exception:  # shape inference refuses some contrib ops: fold nothing that needs a shape
+        inferred = bare
     dims: dict[str, list[int | None]] = {}
     graph = inferred.graph
     for info in [*graph.input, *graph.value_info, *graph.output]:
@@ -288,7 +304,8 @@ def shape_arithmetic_nodes(model: Any) -> list[str]:
 
 
 def prepare_for_int8(path: Path) -> dict[str, int]:
-    """Fold static shape arithmetic and then zero Pads into Convs, rewriting `path`; the counts."""
+    """Fold static shape arithmetic and then zero Pads into Convs, rewriting `path`; the counts. A rewrite
+    whose outputs differ from the graph's own on a sample input is dropped (the graph stays as it was)."""
     import onnx
 
     model = onnx.load(str(path))
@@ -296,9 +313,41 @@ def prepare_for_int8(path: Path) -> dict[str, int]:
     pads = fold_pads_into_convs(model)
     if folded:
         _drop_dead_nodes(model.graph)
-    if folded or pads:
-        onnx.save(model, str(path))
+    if not (folded or pads):
+        return {"shape_nodes_folded": 0, "pads_folded_into_convs": 0}
+    rewritten = path.with_name(f".{path.name}.folded.onnx")
+    onnx.save(model, str(rewritten))
+    try:
+        if not _same_outputs(path, rewritten):
+            return {"shape_nodes_folded": 0, "pads_folded_into_convs": 0}
+        rewritten.replace(path)
+    finally:
+        rewritten.unlink(missing_ok=True)
     return {"shape_nodes_folded": folded, "pads_folded_into_convs": pads}
+
+
+def _same_outputs(original: Path, rewritten: Path) -> bool:
+    """Whether both graphs run and agree (within float rounding) on one input at the graph's sizes."""
+    import onnxruntime as ort
+
+    sessions = [
+        ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (original, rewritten)
+    ]
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for value in sessions[0].get_inputs():
+        shape = [dim if isinstance(dim, int) else 1 for dim in value.shape]
+        integer = "int" in value.type
+        feeds[value.name] = (
+            np.ones(shape, np.int64 if "int64" in value.type else np.int32)
+            if integer
+            else (rng.standard_normal(shape).astype(np.float32))
+        )
+    try:
+        expected, got = (session.run(None, feeds) for session in sessions)
+    except Exception:  # onnxruntime raises its own Fail / InvalidArgument types
+        return False
+    return all(np.allclose(a, b, rtol=1e-4, atol=1e-4) for a, b in zip(expected, got, strict=True))
 
 
 def per_channel_conv_integer(source: Path, quantized: Path, *, reduce_range: bool = False) -> int:

@@ -18,6 +18,10 @@ def excluded_nodes(spec: QuantizationSpec) -> list[str]:
     return [name for layer in spec.keep_float for name in (layer, f"{layer}_MatMul")]
 
 
+INT4_OPSET = 21
+"""The ONNX opset whose types include int4 (GatherBlockQuantized's embedding tables)."""
+
+
 def quantize_int4(source: Path, destination: Path, spec: QuantizationSpec) -> dict[str, Any]:
     """Write `source` with its weights as 4-bit blocks: MatMulNBits and GatherBlockQuantized (embeddings)
     for ONNX Runtime, block Q/DQ MatMuls for TensorRT.
@@ -45,6 +49,10 @@ def quantize_int4(source: Path, destination: Path, spec: QuantizationSpec) -> di
     # TensorRT reads neither com.microsoft ops nor GatherBlockQuantized: its graph keeps them as they are
     unfused = {} if tensorrt else unfuse_for_weight_only(model, spec.keep_float)
     _check_block_size(model, spec)
+    tables = not tensorrt and bool(_embedding_gathers(model, spec.block_size))
+    if tables:  # int4 GatherBlockQuantized needs opset 21; raising it by hand breaks older ops' forms
+        converted = _at_opset_21(model)
+        tables, model = converted is not None, converted if converted is not None else model
     symmetric = spec.symmetric and not hqq  # HQQ blocks always carry zero points
     excluded = excluded_nodes(spec)
     # accuracy_level 4 (int8 compute) is what makes int4 faster than fp32 on CPUs; TensorRT reads int4
@@ -61,7 +69,7 @@ def quantize_int4(source: Path, destination: Path, spec: QuantizationSpec) -> di
     )
     quantizer.process()
     model = quantizer.model.model
-    embeddings = [] if tensorrt else _embedding_gathers(model, spec.block_size)
+    embeddings = _embedding_gathers(model, spec.block_size) if tables else []
     if embeddings:
         # HQQ has no Gather path (its float zero points do not fit GatherBlockQuantized): the tables take
         # round-to-nearest blocks, symmetric unless --no-symmetric
@@ -90,6 +98,19 @@ def quantize_int4(source: Path, destination: Path, spec: QuantizationSpec) -> di
         "embeddings": "GatherBlockQuantized" if embeddings else "float",
         "unfused": unfused,
     }
+
+
+def _at_opset_21(model: Any) -> Any | None:
+    """`model` converted to ONNX opset 21 by ONNX's version converter (ReduceMean's axes become an input,
+    ...), or None where the converter cannot convert it."""
+    from onnx import version_converter
+
+    if next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0) >= INT4_OPSET:
+        return model
+    try:
+        return version_converter.convert_version(model, INT4_OPSET)
+    except Exception:  # the converter raises bare RuntimeErrors for ops it has no adapter for
+        return None
 
 
 def unfuse_for_weight_only(model: Any, keep_float: tuple[str, ...] = ()) -> dict[str, int]:
