@@ -271,8 +271,9 @@ class Manifest(_Model):
         return next((v for v in self.variants if v.id == variant_id), None)
 
     def put_variant(self, variant: Variant) -> None:
-        """Add a variant, replacing one with the same id."""
+        """Add a variant, replacing one with the same id (and the layer comparisons made of the old one)."""
         self.variants = [v for v in self.variants if v.id != variant.id] + [variant]
+        self.debug = [d for d in self.debug if variant.id not in (d.variant, d.against)]
 
     def put_benchmark(self, benchmark: Benchmark) -> None:
         """Add a benchmark, replacing the previous one for the same variant, device, threads and batch."""

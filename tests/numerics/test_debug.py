@@ -205,3 +205,11 @@ def test_a_conv_with_a_folded_batchnorm_is_not_compared_with_the_bare_conv(tmp_p
     chosen, _ = onnx_module_outputs(path)
     assert "conv" not in chosen  # its tensor is conv + bn
     assert chosen["act"].startswith("/act/") and "head" in chosen  # a plain conv (named by its weights) stays
+
+
+def test_requantizing_a_variant_drops_its_stale_layer_comparison(bundle: Path) -> None:
+    record = edgeship.debug(bundle, "onnx-int8-dynamic", samples=2)
+    assert (bundle / record.raw).is_file()
+    edgeship.quantize(bundle, "int8-dynamic", format="onnx", activation_scales="block")
+    assert Bundle.open(bundle).manifest.debug == []
+    assert not (bundle / record.raw).exists()  # no longer listed, so removed with the update
