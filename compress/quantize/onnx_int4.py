@@ -108,9 +108,13 @@ def _at_opset_21(model: Any) -> Any | None:
     if next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0) >= INT4_OPSET:
         return model
     try:
-        return version_converter.convert_version(model, INT4_OPSET)
+        converted = version_converter.convert_version(model, INT4_OPSET)
     except Exception:  # the converter raises bare RuntimeErrors for ops it has no adapter for
         return None
+    # the converter's shape inference annotates sizes after data-dependent ops (Longformer's global
+    # attention) from the traced example; onnxruntime would trust them
+    del converted.graph.value_info[:]
+    return converted
 
 
 def unfuse_for_weight_only(model: Any, keep_float: tuple[str, ...] = ()) -> dict[str, int]:
