@@ -16,7 +16,7 @@ from edgeship.manifest import Variant
 from edgeship.numerics.names import module_outputs, tflite_scope, torch_key
 from edgeship.numerics.onnx_graph import expose_tensors, onnx_module_outputs
 from edgeship.pipeline.push import bundle_folder
-from edgeship.runtimes.agent import AGENT_FORMATS, QUANTIZATION_KEY, capture_tensors, litert_interpreter
+from edgeship.runtimes.agent import QUANTIZATION_KEY, capture_tensors, litert_interpreter
 
 
 @dataclass
@@ -37,18 +37,18 @@ def variant_layers(
     bundle: Bundle, variant: Variant, inputs: dict[str, np.ndarray], device: Device | None, scratch: Path
 ) -> Layers:
     """Run `variant` on each input row (on `device`, else here) and keep every module's output."""
-    runtime = AGENT_FORMATS.get(variant.format)
-    if runtime not in ("onnxruntime", "litert"):
+    if variant.format not in ("onnx", "tflite"):
         raise EdgeshipError(
             f"debug reads ONNX and TFLite variants; '{variant.id}' is {variant.format}",
-            hint="debug the ONNX variant the engine was built from",
+            hint="debug the ONNX variant it was made from",
         )
     model = bundle.verified_file(variant)
     names: list[str] | None = None
-    if runtime == "onnxruntime":
+    if variant.format == "onnx":
         chosen, quantization = onnx_module_outputs(model)
-        model, exposed = scratch / f"{variant.id}-exposed.onnx", model
-        expose_tensors(exposed, model, list(chosen.values()))
+        exposed = scratch / f"{variant.id}-exposed.onnx"
+        expose_tensors(model, exposed, list(chosen.values()))
+        model = exposed
     else:
         chosen = tflite_module_outputs(model)
         quantization = {}
