@@ -836,7 +836,8 @@ def _read_json(path: str | None):
 
 def save_tensors(path: str, tensors: dict, quantization: dict) -> None:
     """Write `capture_tensors`' result to one .npz (names kept; the quantization as a JSON entry)."""
-    np.savez(path, **tensors, **{QUANTIZATION_KEY: np.array(json.dumps(quantization))})
+    arrays = {**tensors, QUANTIZATION_KEY: np.array(json.dumps(quantization))}
+    np.savez(path, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as the allow_pickle flag
 
 
 def parser() -> argparse.ArgumentParser:

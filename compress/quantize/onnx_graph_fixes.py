@@ -110,7 +110,8 @@ def _fold_node(
         if shape is None:
             return None
         if node.op_type == "Size":
-            return [np.array(int(np.prod(shape)), dtype=np.int64)] if None not in shape else None
+            known = [dim for dim in shape if dim is not None]
+            return [np.array(int(np.prod(known)), dtype=np.int64)] if len(known) == len(shape) else None
         attributes = {a.name: a.i for a in node.attribute}
         selected = shape[slice(attributes.get("start", 0), attributes.get("end"))]
         if None in selected:

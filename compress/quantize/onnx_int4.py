@@ -174,7 +174,7 @@ def unfuse_for_weight_only(model: Any, keep_float: tuple[str, ...] = ()) -> dict
 
     if not embed_layer_norms and not attentions:
         return {}
-    rewritten: dict[str, list[Any]] = {}
+    rewritten: dict[int, list[Any]] = {}  # id(node) -> the nodes that replace it
     extra_initializers = []
     for node in attentions:
         name, hidden = node.name or "Attention", weights[given(node, 1)].dims[1] // 3

@@ -127,7 +127,7 @@ def expose_tensors(source: Path, destination: Path, tensors: list[str]) -> None:
     onnx.save(model, str(destination))
 
 
-def _tensor_types(model: object) -> dict[str, int]:
+def _tensor_types(model: Any) -> dict[str, int]:
     """Element type of every tensor ONNX's shape inference can type (contrib ops' outputs are not)."""
     import onnx
 

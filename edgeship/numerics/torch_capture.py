@@ -23,7 +23,8 @@ def torch_module_outputs(
             if tensor is None:
                 return
             if name not in captured:
-                captured[name], _ = [], order.append(name)
+                captured[name] = []
+                order.append(name)
             captured[name].append(tensor.detach().float().numpy().copy())
 
         return record
