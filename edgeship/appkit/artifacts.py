@@ -26,6 +26,14 @@ class ArtifactKind:
     file_name: str
     write: Callable[[Path, Variant, Path], list[str]]
     """write(variant file, variant, kit dir) -> names of the files it put in the kit dir."""
+    cannot_carry: tuple[str, ...] = ()
+    """Quantized ops this artifact cannot hold: the .ort format has no int4 tensor type, which
+    GatherBlockQuantized's 4-bit embedding tables use."""
+
+    def carries(self, variant: Variant) -> bool:
+        """Whether `variant` can become this artifact."""
+        ops = variant.graph.quantized_ops if variant.graph else {}
+        return variant.format in self.source_formats and not any(op in ops for op in self.cannot_carry)
 
 
 def _copy(source: Path, variant: Variant, kit_dir: Path) -> list[str]:
@@ -67,7 +75,9 @@ def _to_ort(source: Path, variant: Variant, kit_dir: Path) -> list[str]:
 
 ARTIFACTS: dict[str, ArtifactKind] = {
     "tflite": ArtifactKind("tflite", "LiteRT", ("tflite",), "model.tflite", _copy),
-    "ort": ArtifactKind("ort", "ONNX Runtime", ("ort", "onnx"), "model.ort", _to_ort),
+    "ort": ArtifactKind(
+        "ort", "ONNX Runtime", ("ort", "onnx"), "model.ort", _to_ort, cannot_carry=("GatherBlockQuantized",)
+    ),
     "onnx": ArtifactKind("onnx", "ONNX Runtime", ("onnx",), "model.onnx", _copy),
 }
 

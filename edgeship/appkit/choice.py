@@ -35,15 +35,17 @@ def choose_variant(
     accurate: the fastest on the platform's devices, else on any measured device, else the smallest."""
     if variant_id:
         [variant] = bundle.select_variants([variant_id])
-        if variant.format not in kind.source_formats:
+        if not kind.carries(variant):
             other = next(name for name in platform.artifacts if name != kind.name)
+            needs = f"a variant of format {' or '.join(kind.source_formats)}"
+            if variant.format in kind.source_formats:
+                needs = f"a variant without {', '.join(kind.cannot_carry)} (its format has no int4 tensors)"
             raise BundleError(
-                f"variant '{variant.id}' is {variant.format}; the {kind.name} kit needs a variant of format "
-                f"{' or '.join(kind.source_formats)}",
+                f"variant '{variant.id}' is {variant.format}; the {kind.name} kit needs {needs}",
                 hint=f"choose another --variant or --artifact {other}",
             )
         return Choice(variant, f"{variant.id} was asked for with --variant.")
-    fitting = [v for v in bundle.manifest.variants if v.format in kind.source_formats]
+    fitting = [v for v in bundle.manifest.variants if kind.carries(v)]
     if not fitting:
         raise _nothing_fits(bundle, kind, platform)
     qualified, budget = _within_budget(fitting, max_accuracy_drop)
