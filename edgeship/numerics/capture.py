@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from edgeship.bundle import Bundle
+from edgeship.bundle import Bundle, sha256_of
 from edgeship.devices.base import Device, Staged
 from edgeship.errors import EdgeshipError
 from edgeship.manifest import Variant
 from edgeship.numerics.names import module_outputs, tflite_scope, torch_key
 from edgeship.numerics.onnx_graph import expose_tensors, onnx_module_outputs
-from edgeship.pipeline.push import bundle_folder
+from edgeship.pipeline.push import bundle_folder, check_runnable
 from edgeship.runtimes.agent import QUANTIZATION_KEY, capture_tensors, litert_interpreter
 
 
@@ -85,8 +85,6 @@ def _capture_on_device(
     scratch: Path,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Stage the (exposed) model, the inputs and the names on the device, run the agent there, fetch."""
-    from edgeship.bundle import sha256_of
-    from edgeship.pipeline.push import check_runnable
 
     check_runnable(device, device.probe(), [variant], bundle.manifest.source.task)
 
