@@ -35,7 +35,7 @@ def load_recipe(path: Path, overrides: list[str] | None = None) -> Recipe:
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: a recipe is a mapping of sections", hint="see examples/ for the layout")
     lines: LineIndex = {}
-    _index_lines(node, (), lines)
+    _index_lines(node, (), lines, path)
     for override in overrides or []:
         _apply_override(data, override)
     try:
@@ -44,16 +44,26 @@ def load_recipe(path: Path, overrides: list[str] | None = None) -> Recipe:
         raise _recipe_error(exc, path, lines, overrides or []) from exc
 
 
-def _index_lines(node: yaml.Node | None, path: tuple[str | int, ...], lines: LineIndex) -> None:
-    """Record the 1-based line of every mapping key and sequence item under `node`."""
+def _index_lines(node: yaml.Node | None, path: tuple[str | int, ...], lines: LineIndex, file: Path) -> None:
+    """Record the 1-based line of every mapping key and sequence item under `node`.
+
+    A key given twice in one mapping is refused: YAML loaders keep the last silently.
+    """
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            lines[(*path, key.value)] = key.start_mark.line + 1
-            _index_lines(value, (*path, key.value), lines)
+            where = (*path, key.value)
+            if where in lines:
+                raise RecipeError(
+                    f"{file}:{key.start_mark.line + 1}: {'.'.join(map(str, where))} is given twice "
+                    f"(first on line {lines[where]})",
+                    hint="keep one of them",
+                )
+            lines[where] = key.start_mark.line + 1
+            _index_lines(value, where, lines, file)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             lines[(*path, index)] = item.start_mark.line + 1
-            _index_lines(item, (*path, index), lines)
+            _index_lines(item, (*path, index), lines, file)
 
 
 def _apply_override(data: dict[str, Any], override: str) -> None:

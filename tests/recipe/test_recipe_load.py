@@ -90,6 +90,10 @@ def test_minimal_recipe_gets_the_defaults(tmp_path: Path) -> None:
             "recipe.yaml: recipe: quantize.schemes quantizes format tflite which is not exported",
         ),
         ("name: tiny\nteacher: [\n", "recipe.yaml:3: not valid YAML"),
+        (
+            MINIMAL + "quantize:\n  per_channel: true\n  per_channel: false\n",
+            "recipe.yaml:8: quantize.per_channel is given twice (first on line 7)",
+        ),
         ("- just a list\n", "recipe.yaml: a recipe is a mapping of sections"),
     ],
 )
