@@ -275,6 +275,8 @@ def _int8_static(
     tensorrt = spec.target_runtime == "tensorrt"
     # ORT's guidance: U8S8 is the fast pairing on x86 (VPMADDUBSW), S8S8 on ARM; TensorRT takes S8S8 only.
     activation = QuantType.QUInt8 if target == "x86" and not tensorrt else QuantType.QInt8
+    # u8 x s8 pairs saturate their int16 sums on the AVX2 CPUs without VNNI: 7-bit weights there, as dynamic
+    reduce_range = activation == QuantType.QUInt8 and _saturating_x86_host()
     method = {
         "minmax": CalibrationMethod.MinMax,
         "entropy": CalibrationMethod.Entropy,
@@ -288,6 +290,7 @@ def _int8_static(
         activation_type=activation,
         weight_type=QuantType.QInt8,
         per_channel=spec.per_channel,
+        reduce_range=reduce_range,
         calibrate_method=method,
         # sizes computed from Shape outputs that did not fold (dynamic H/W) are not activations
         nodes_to_exclude=[*excluded_nodes(spec), *shape_arithmetic_nodes(onnx.load(str(source)))],
@@ -298,6 +301,7 @@ def _int8_static(
         "activation_type": "uint8" if activation == QuantType.QUInt8 else "int8",
         "activation_symmetric": tensorrt,
         "weight_type": "int8",
+        "reduce_range": reduce_range,
         "target_cpu": target,
         "calibration_batches": len(calibration),
     }

@@ -198,8 +198,8 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "mobilevit",
         "MobileViT",
-        "transformers, XXS widths, 64 px, init std 0.2 (at 0.02 the logits vanish to 1e-41)",
-        _vision("MobileViTConfig", "MobileViTForImageClassification", image_size=64, initializer_range=0.2),
+        "transformers, XXS widths, 64 px",
+        _vision("MobileViTConfig", "MobileViTForImageClassification", image_size=64),
         {"onnx-int4": CONV_DOMINATED},
     ),
     Family("levit", "LeViT", "timm levit_128s", _timm("levit_128s")),

@@ -6,6 +6,8 @@ from rich.table import Table
 
 from edgeship.conformance.families import CELL_TITLES, get_family
 from edgeship.conformance.results import CellResult, MatrixRun
+from edgeship.conformance.subjects import NUM_LABELS
+from edgeship.conformance.trained import STEPS
 from edgeship.errors import EdgeshipError
 
 STYLES = {"pass": "green", "fail": "red", "n/a": "dim"}
@@ -67,7 +69,9 @@ def matrix_markdown(run: MatrixRun) -> str:
         "",
         f"Run on {run.created[:10]} in {run.seconds / 60:.1f} minutes (timeout {run.cell_timeout_s:g} s per cell). "
         "Every family is a tiny model with random weights built from a config (no downloads); each cell "
-        "exports or quantizes it with edgeship's own tools and runs it in the real runtime.",
+        "exports or quantizes it with edgeship's own tools and runs it in the real runtime. Image families "
+        f"are first fine-tuned for {STEPS} steps on synthetic {NUM_LABELS}-class images and judged on held-out "
+        "ones: with random weights their top two logits nearly tie, and a quantized cell would measure ties.",
         "",
         "- **ONNX fp32 / TFLite fp32**: parity with PyTorch within the architecture's tolerance, every argmax equal.",
         "- **ONNX int8** (dynamic), **ONNX int4** (MatMulNBits, block 32), **TFLite int8** (dynamic range): the "

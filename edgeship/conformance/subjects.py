@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeship.conformance.trained import fine_tune, synthetic_images
 from edgeship.export.archs import arch_config
 from edgeship.sources.loading import LoadedModel, load_model
 from edgeship.tasks.base import sample_inputs
@@ -17,6 +18,8 @@ NUM_LABELS = 10
 TEXT_LENGTH = 32
 PARITY_ROWS = 16
 LONG_PARITY_ROWS = 2
+PARITY_SEED = 99
+"""Parity images are drawn apart from the fine-tune's (seed 0)."""
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
@@ -134,14 +137,25 @@ def timm_classifier(name: str, workdir: Path) -> Subject:
 
 
 def loaded_subject(loaded: LoadedModel, *, max_length: int) -> Subject:
-    """A subject for a classifier as edgeship loads it; long inputs get fewer parity rows."""
+    """A subject for a classifier as edgeship loads it; long inputs get fewer parity rows.
+
+    Image classifiers are first fine-tuned briefly on synthetic images and judged on held-out ones
+    (see `trained`): on random weights their quantized cells would measure near-ties.
+    """
     long_input = max_length > 512
     rows = LONG_PARITY_ROWS if long_input else PARITY_ROWS
+    if loaded.modality == "image":
+        assert loaded.image_preprocessing is not None
+        fine_tune(loaded, NUM_LABELS)
+        images, _ = synthetic_images(NUM_LABELS, rows, loaded.image_preprocessing.size, seed=PARITY_SEED)
+        inputs = {"pixel_values": images}
+    else:
+        inputs = sample_inputs(loaded, samples=rows, max_length=max_length)
     return Subject(
         module=loaded.logits_module(),
         input_names=list(loaded.input_names),
         output_names=["logits"],
-        inputs=sample_inputs(loaded, samples=rows, max_length=max_length),
+        inputs=inputs,
         tolerance=arch_config(loaded.model_type).tolerance,
         loaded=loaded,
         attention_length=max_length if long_input else None,

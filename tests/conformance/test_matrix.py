@@ -1,4 +1,4 @@
-"""The full conformance matrix (about 10 minutes on 2 cores): `pytest -m conformance tests/conformance`."""
+"""The full conformance matrix (about 16 minutes on 2 cores): `pytest -m conformance tests/conformance`."""
 
 from __future__ import annotations
 
