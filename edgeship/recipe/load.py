@@ -96,7 +96,7 @@ def _recipe_error(exc: ValidationError, path: Path, lines: LineIndex, overrides:
     """The first validation problem as `file:line: field: message` (or the --set that caused it)."""
     first = exc.errors()[0]
     location = tuple(first["loc"])
-    field = ".".join(str(part) for part in location) or "recipe"
+    field = ".".join(str(part) for part in location)
     line = next((lines[location[:n]] for n in range(len(location), 0, -1) if location[:n] in lines), None)
     where = f"{path}:{line}" if line is not None else str(path)
     override = next(
@@ -108,6 +108,8 @@ def _recipe_error(exc: ValidationError, path: Path, lines: LineIndex, overrides:
     if first["type"] not in ("missing", "extra_forbidden", "value_error"):
         message += f" (got {first['input']!r})"
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    if not field:  # a rule across sections: its message names them
+        return RecipeError(f"{where}: {message}{more}", hint="make the sections the message names agree")
     return RecipeError(f"{where}: {field}: {message}{more}", hint=_hint(first["type"], field))
 
 

@@ -87,7 +87,7 @@ def test_minimal_recipe_gets_the_defaults(tmp_path: Path) -> None:
         ("name: tiny\ndata:\n  train: x\n", "recipe.yaml: teacher: Field required"),
         (
             MINIMAL + "quantize:\n  schemes:\n    tflite: [int8-dynamic]\n",
-            "recipe.yaml: recipe: quantize.schemes quantizes format tflite which is not exported",
+            "recipe.yaml: quantize.schemes quantizes format tflite which is not exported",
         ),
         ("name: tiny\nteacher: [\n", "recipe.yaml:3: not valid YAML"),
         (
