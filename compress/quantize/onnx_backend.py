@@ -203,7 +203,7 @@ def _int8_dynamic(source: Path, destination: Path, spec: QuantizationSpec) -> di
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    reduce_range = _saturating_x86_host()
+    reduce_range = saturating_x86_host()
     options: dict[str, Any] = {
         "quant_format": "QOperator",
         "weight_type": "int8",
@@ -228,7 +228,7 @@ def _int8_dynamic(source: Path, destination: Path, spec: QuantizationSpec) -> di
     return options
 
 
-def _saturating_x86_host() -> bool:
+def saturating_x86_host() -> bool:
     """An x86 CPU with AVX2 and no VNNI: VPMADDUBSW's int16 sums of u8 x s8 products saturate there."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
@@ -276,7 +276,7 @@ def _int8_static(
     # ORT's guidance: U8S8 is the fast pairing on x86 (VPMADDUBSW), S8S8 on ARM; TensorRT takes S8S8 only.
     activation = QuantType.QUInt8 if target == "x86" and not tensorrt else QuantType.QInt8
     # u8 x s8 pairs saturate their int16 sums on the AVX2 CPUs without VNNI: 7-bit weights there, as dynamic
-    reduce_range = activation == QuantType.QUInt8 and _saturating_x86_host()
+    reduce_range = activation == QuantType.QUInt8 and saturating_x86_host()
     method = {
         "minmax": CalibrationMethod.MinMax,
         "entropy": CalibrationMethod.Entropy,

@@ -383,7 +383,7 @@ def test_int8_keeps_a_same_padding_cnn_close_to_fp32(tmp_path: Path, scheme: str
     quantized (Lite0's pads came out off by one pixel); both lost ~55 points of Lite0's accuracy."""
     import numpy as np
 
-    from edgeship.compress.quantize.onnx_backend import OnnxQuantizer
+    from edgeship.compress.quantize.onnx_backend import OnnxQuantizer, saturating_x86_host
     from edgeship.compress.quantize.spec import QuantizationSpec
 
     source = _same_padding_cnn(tmp_path / "cnn.onnx", spread)
@@ -397,9 +397,10 @@ def test_int8_keeps_a_same_padding_cnn_close_to_fp32(tmp_path: Path, scheme: str
     ops = op_counts(destination)
     assert "Pad" not in ops and "Shape" not in ops
     assert ops["ConvInteger" if scheme == "int8-dynamic" else "Conv"] == 3
+    # 7-bit weights where u8 x s8 int16 sums saturate (AVX2 without VNNI): Lite0 int8-static 80.0% -> 87.2%
+    assert result.options["reduce_range"] == saturating_x86_host()
     inputs = rng.uniform(-1, 1, (8, 3, 64, 64)).astype(np.float32)
-    # static: uint8 x int8 on random weights and inputs (~6%); dynamic: per-channel weights (~0.3%)
-    assert _relative_error(source, destination, inputs) < (0.01 if scheme == "int8-dynamic" else 0.1)
+    assert _relative_error(source, destination, inputs) < 0.01  # both ~0.35%
 
 
 def test_conv_layers_can_be_kept_float(tmp_path: Path) -> None:
