@@ -15,6 +15,7 @@ import numpy as np
 from edgeship.conformance.results import Status
 from edgeship.conformance.subjects import Subject
 from edgeship.errors import EdgeshipError
+from edgeship.tasks.classification import scaled_tolerance
 
 AGREEMENT_FLOOR = 0.9
 """Quantized cells pass when at least this share of argmaxes matches PyTorch fp32."""
@@ -89,12 +90,15 @@ def compare(actual: list[np.ndarray], expected: list[np.ndarray]) -> dict[str, f
         "argmax_agreement": float(np.mean(actual[0].argmax(-1) == target)),
         "top5_agreement": float(np.mean(np.any(top5 == target[..., None], axis=-1))),
         "classes": float(expected[0].shape[-1]),
+        "largest_logit": float(np.max(np.abs(expected[0]))),
     }
 
 
 def fp32_verdict(metrics: dict[str, float], tolerance: float) -> Outcome:
-    """fp32 artifacts must match PyTorch within the architecture's tolerance with every argmax equal."""
+    """fp32 artifacts must match PyTorch within the architecture's tolerance (scaled with the logits, as
+    `edgeship export` scales it) with every argmax equal."""
     text = f"max|Δ| {metrics['max_abs_diff']:.1e}, argmax agreement {metrics['argmax_agreement']:.3f}"
+    tolerance = scaled_tolerance(tolerance, np.asarray(metrics["largest_logit"]))
     if metrics["max_abs_diff"] > tolerance or metrics["argmax_agreement"] < 1.0:
         return Outcome("fail", f"parity: {text} (tolerance {tolerance:g})", metrics)
     return Outcome("pass", text, metrics)

@@ -73,7 +73,8 @@ def matrix_markdown(run: MatrixRun) -> str:
         f"are first fine-tuned for {STEPS} steps on synthetic {NUM_LABELS}-class images and judged on held-out "
         "ones: with random weights their top two logits nearly tie, and a quantized cell would measure ties.",
         "",
-        "- **ONNX fp32 / TFLite fp32**: parity with PyTorch within the architecture's tolerance, every argmax equal.",
+        "- **ONNX fp32 / TFLite fp32**: parity with PyTorch within the architecture's tolerance (times the "
+        "largest logit past 1), every argmax equal.",
         "- **ONNX int8** (dynamic), **ONNX int4** (MatMulNBits, block 32), **TFLite int8** (dynamic range): the "
         "artifact runs and keeps PyTorch's argmax on at least 90% of outputs (language models: the fp32 "
         "token in the top 5).",

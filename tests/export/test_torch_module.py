@@ -212,6 +212,33 @@ def test_an_image_module_exports_with_imagenet_preprocessing(tmp_path: Path) -> 
     assert variant.parity is not None and variant.parity.argmax_agreement == 1.0
 
 
+def test_parity_tolerance_grows_with_the_logits(tmp_path: Path) -> None:
+    """A trained model's logits reach tens; float32 rounding grows with them, and so does the tolerance."""
+    import numpy as np
+
+    from edgeship.tasks.base import get_task
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 64, 8, stride=8),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(64, 5),
+    )
+    with torch.no_grad():
+        model[3].weight.mul_(300.0)
+    _, variant = export_model(model, tmp_path / "b", source=ModelSource(task="image-classification"))
+    assert variant.parity is not None and variant.parity.tolerance > 10 * 1e-4
+    assert variant.parity.max_abs_diff <= variant.parity.tolerance
+
+    task = get_task("image-classification")
+    small, large = np.array([[0.5, -0.25]]), np.array([[40.0, -10.0]])
+    assert task.parity(small + 2e-4, small, 1e-4).tolerance == 1e-4
+    assert not task.parity_holds(task.parity(small + 2e-4, small, 1e-4))
+    assert task.parity_holds(task.parity(large + 2e-3, large, 1e-4))  # 40 x 1e-4
+    assert not task.parity_holds(task.parity(large + 5e-3, large, 1e-4))
+
+
 def _wrong_shapes(module_file: Path, folder: Path) -> Path:
     """Every key of the module, but a three-label head."""
     from safetensors.torch import save_file
