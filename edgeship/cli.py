@@ -54,11 +54,11 @@ def register_commands() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, printing edgeship errors as one line with a hint."""
-    register_commands()
     # torchao (a litert-torch dependency) registers enums with torch's pytree at import; torch warns per enum
     logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
+        register_commands()  # imports the commands' modules: a Ctrl-C here is an interrupt like any other
         app(args=argv, prog_name="edgeship")
     except EdgeshipError as exc:
         if debug:
