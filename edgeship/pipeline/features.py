@@ -49,7 +49,12 @@ class EncodedExamples:
 
 
 def load_examples(bundle: Bundle, data: Path | Examples) -> Examples:
-    """Read labelled data for this bundle's model, refusing texts for an image model and vice versa."""
+    """Read labelled data for this bundle's model (a file, an image folder or a bundled dataset's name),
+    refusing texts for an image model and vice versa."""
+    from edgeship.sources.datasets import DATASETS
+
+    if isinstance(data, Path) and not data.exists() and str(data) in DATASETS:
+        data = DATASETS[str(data)]()
     holds_images = isinstance(data, ImageExamples) or (isinstance(data, Path) and data.is_dir())
     _check_modality(bundle.manifest, holds_images, data if isinstance(data, Path) else Path(data.name))
     return data if not isinstance(data, Path) else load_labelled(data, bundle.manifest.source.labels)
