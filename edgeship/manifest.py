@@ -271,7 +271,11 @@ class Manifest(_Model):
         return next((v for v in self.variants if v.id == variant_id), None)
 
     def put_variant(self, variant: Variant) -> None:
-        """Add a variant, replacing one with the same id (and the layer comparisons made of the old one)."""
+        """Add a variant, replacing one with the same id (and the layer comparisons made of the old one;
+        its benchmarks too when the file changed: they timed another model)."""
+        old = self.variant(variant.id)
+        if old is not None and old.sha256 != variant.sha256:
+            self.benchmarks = [b for b in self.benchmarks if b.variant != variant.id]
         self.variants = [v for v in self.variants if v.id != variant.id] + [variant]
         self.debug = [d for d in self.debug if variant.id not in (d.variant, d.against)]
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from edgeship.bundle import Bundle, new_bundle_directory, write_text_atomic
 from edgeship.errors import BundleError, NotABundleError
-from edgeship.manifest import Manifest, manifest_json_schema
+from edgeship.manifest import Benchmark, LatencyStats, Manifest, manifest_json_schema
 
 DOCS_SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "manifest.schema.json"
 
@@ -152,3 +152,29 @@ def test_new_bundle_directory_appears_only_on_success(tmp_path: Path) -> None:
     with new_bundle_directory(out) as staging:
         (staging / "manifest.json").write_text("{}")
     assert [p.name for p in tmp_path.iterdir()] == ["bundle"]
+
+
+def test_a_variant_remade_into_another_file_drops_its_benchmarks() -> None:
+    """The old numbers timed another model; the same file remade keeps them (a recipe reuses its bench)."""
+    manifest = Manifest.model_validate(minimal_manifest())
+    stats = {"p50": 5.0, "p90": 6.0, "p99": 7.0, "mean": 5.5, "std": 0.5, "min": 4.0}
+    manifest.put_benchmark(
+        Benchmark(
+            variant="onnx-fp32",
+            device="local",
+            runtime="onnxruntime",
+            runtime_version="1.32.0",
+            threads=1,
+            batch=1,
+            input_shapes={"input_ids": [1, 64]},
+            latency_ms=LatencyStats(**stats),
+            runs=10,
+            warmup=1,
+            raw="bench/local/onnx-fp32.json",
+        )
+    )
+    variant = manifest.variants[0]
+    manifest.put_variant(variant.model_copy())
+    assert [b.variant for b in manifest.benchmarks] == ["onnx-fp32"]
+    manifest.put_variant(variant.model_copy(update={"sha256": "1" * 64}))
+    assert manifest.benchmarks == [] and manifest.variant("onnx-fp32").sha256 == "1" * 64
