@@ -92,7 +92,7 @@ class OnnxQuantizer:
                     _drop_shape_hints(destination)
         return QuantizeResult(
             graph=_graph_info(destination),
-            options={**spec.recorded(), **options},
+            options={**spec.recorded(self.format), **options},
             tools={"onnxruntime": onnxruntime.__version__},
         )
 

@@ -19,6 +19,8 @@ from edgeship.registry import Registry
 CalibrationMethod = Literal["minmax", "entropy", "percentile"]
 COMMON_OPTIONS = ("keep_float",)
 """Options every scheme takes."""
+ONNX_ONLY_OPTIONS = ("activation_scales", "target_cpu", "target_runtime")
+"""Options only the ONNX backend reads (ONNX Runtime's kernels and TensorRT's Q/DQ forms)."""
 
 
 @dataclass(frozen=True)
@@ -133,11 +135,16 @@ class QuantizationSpec(QuantizationOptions):
         """The scheme's descriptor."""
         return get_scheme(self.scheme)
 
-    def recorded(self) -> dict[str, Any]:
-        """The scheme and only the options it takes (with their values), for the manifest."""
+    def recorded(self, artifact_format: str) -> dict[str, Any]:
+        """The scheme and only the options it takes for this format (with their values), for the manifest."""
         scheme = self.descriptor
         values = self.model_dump(mode="json")
-        return {name: value for name, value in values.items() if name == "scheme" or scheme.takes(name)}
+        return {
+            name: value
+            for name, value in values.items()
+            if name == "scheme"
+            or (scheme.takes(name) and (artifact_format == "onnx" or name not in ONNX_ONLY_OPTIONS))
+        }
 
 
 def _not_taken(option: str, schemes: list[str]) -> str:

@@ -93,7 +93,7 @@ class TfliteQuantizer:
                 fused_ops=compute_op_counts(operators),
                 quantized_ops=quantized_op_counts(operators),
             ),
-            options={**spec.recorded(), **options, **_io_types(inputs, outputs)},
+            options={**spec.recorded(self.format), **options, **_io_types(inputs, outputs)},
             tools={"ai-edge-quantizer": metadata.version("ai-edge-quantizer")},
             inputs=inputs,
             outputs=outputs,

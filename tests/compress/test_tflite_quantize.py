@@ -87,6 +87,13 @@ def test_int8_dynamic(bert: Exported) -> None:
     diff, agreement = bert.max_diff_and_agreement(path)
     assert diff < 0.01 and agreement == 1.0
     assert result.options["recipe"] == "dynamic_wi8_afp32" and "ai-edge-quantizer" in result.tools
+    assert result.options["per_channel"] is True and "activation_scales" not in result.options  # ONNX's
+
+
+def test_onnx_only_options_are_not_recorded_for_tflite(bert: Exported) -> None:
+    """A recipe's activation_scales or target_runtime reaches every format; only ONNX's variants read them."""
+    _, result = bert.quantize("int4-weight", block_size=32, target_runtime="tensorrt")
+    assert result.options["block_size"] == 32 and "target_runtime" not in result.options
 
 
 def test_int8_static_is_full_integer_and_calibrated(bert: Exported) -> None:
