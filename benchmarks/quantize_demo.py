@@ -1,8 +1,8 @@
 """ONNX quantization of the demo teacher: agreement with fp32, accuracy, size and speed, in one run.
 
 Reads the demo's teacher bundle (`edgeship demo` writes it; default out/rotten-tomatoes-minilm), writes
-int8-dynamic with per-tensor and per-block activation scales and int4-weight (RTN, HQQ) from its onnx-fp32
-into a scratch folder, and scores each on the demo's 2,000 held-out reviews (argmax agreement with fp32,
+int8-dynamic with per-tensor and per-block activation scales and int4-weight (RTN, HQQ, and GPTQ on 128
+training reviews) from its onnx-fp32 into a scratch folder, and scores each on the demo's 2,000 held-out reviews (argmax agreement with fp32,
 accuracy), batched as `edgeship eval` does. Latency: batch 1 at the export's 64 tokens, the median over
 rotated blocks (every variant timed in turn each round, so machine noise hits all alike), 1 and 2 threads.
 
@@ -36,16 +36,20 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     },
     "int4-weight, RTN": {"scheme": "int4-weight"},
     "int4-weight, HQQ": {"scheme": "int4-weight", "int4_algorithm": "hqq"},
+    "int4-weight, GPTQ": {"scheme": "int4-weight", "int4_algorithm": "gptq"},
 }
+CALIBRATION_SAMPLES = 128
 
 
-def held_out_reviews(bundle: Any) -> Any:
-    """The demo's 2,000 eval reviews (the recipe's split: 5,000 train, 2,000 eval, seed 0), encoded."""
+def demo_reviews(bundle: Any) -> tuple[Any, Any]:
+    """The demo's first 128 training reviews (what it calibrates on) and its 2,000 eval reviews (the
+    recipe's split: 5,000 train, 2,000 eval, seed 0), encoded."""
     from edgeship.pipeline.features import encode_examples
     from edgeship.sources.datasets import load_rotten_tomatoes, split_examples
 
-    _, evaluation = split_examples(load_rotten_tomatoes(), 2000, 5000, 0)
-    return encode_examples(bundle, evaluation)
+    train, evaluation = split_examples(load_rotten_tomatoes(), 2000, 5000, 0)
+    calibration = encode_examples(bundle, train).head(CALIBRATION_SAMPLES)
+    return calibration, encode_examples(bundle, evaluation)
 
 
 def cpu_name() -> str:
@@ -97,14 +101,17 @@ def main() -> None:
     source_variant = bundle.manifest.variant("onnx-fp32")
     assert source_variant is not None, f"{args.bundle} has no onnx-fp32 variant: run `edgeship demo` first"
     source = bundle.verified_file(source_variant)
-    reviews = held_out_reviews(bundle)
+    calibration, reviews = demo_reviews(bundle)
     with tempfile.TemporaryDirectory(prefix="quantize-demo-") as scratch:
         models = {"fp32": source}
         rows: dict[str, dict[str, Any]] = {"fp32": {"options": {}}}
         for name, fields in CANDIDATES.items():
             models[name] = Path(scratch) / f"{len(models)}.onnx"
             spec = QuantizationSpec(**fields)
-            rows[name] = {"options": OnnxQuantizer().quantize(source, models[name], spec, None).options}
+            feeds = calibration.batches(1) if spec.calibrates else None
+            started = time.perf_counter()
+            rows[name] = {"options": OnnxQuantizer().quantize(source, models[name], spec, feeds).options}
+            rows[name]["quantize_s"] = time.perf_counter() - started
         reference = predict_logits(open_session(source, "onnx"), reviews)
         for name, path in models.items():
             logits = predict_logits(open_session(path, "onnx"), reviews)

@@ -102,7 +102,7 @@ class QuantizeStep(QuantizeSettings):
         json_schema_extra=cli("--format", "-f"),
     )
     calibration_data: Path | None = Field(
-        default=None, description="int8-static: labelled data to calibrate on."
+        default=None, description="int8-static and int4-weight with gptq: labelled data to calibrate on."
     )
     eval_data: Path | None = Field(
         default=None, description="Labelled data for accuracy (CSV/JSONL or image folder)."

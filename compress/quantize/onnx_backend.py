@@ -75,7 +75,7 @@ class OnnxQuantizer:
             if handler is not None:
                 options = handler(source, destination, spec, calibration)
             elif spec.scheme == "int4-weight":
-                options = quantize_int4(source, destination, spec)
+                options = quantize_int4(source, destination, spec, calibration)
             else:
                 prepared = Path(scratch) / "prepared.onnx"
                 symbolic_shapes = _pre_process(source, prepared)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from edgeship.compress.quantize.registry import CalibrationBatches
 from edgeship.compress.quantize.spec import QuantizationSpec
-from edgeship.errors import EdgeshipError
+from edgeship.errors import DataError, EdgeshipError
 
 MIN_EMBEDDING_ROWS = 1024
 """A constant Gather table with this many rows or more is a vocabulary worth 4 bits; smaller ones (token
@@ -22,7 +24,9 @@ INT4_OPSET = 21
 """The ONNX opset whose types include int4 (GatherBlockQuantized's embedding tables)."""
 
 
-def quantize_int4(source: Path, destination: Path, spec: QuantizationSpec) -> dict[str, Any]:
+def quantize_int4(
+    source: Path, destination: Path, spec: QuantizationSpec, calibration: CalibrationBatches | None = None
+) -> dict[str, Any]:
     """Write `source` with its weights as 4-bit blocks: MatMulNBits and GatherBlockQuantized (embeddings)
     for ONNX Runtime, block Q/DQ MatMuls for TensorRT.
 
@@ -34,16 +38,22 @@ def quantize_int4(source: Path, destination: Path, spec: QuantizationSpec) -> di
     from onnxruntime.quantization import QuantFormat
     from onnxruntime.quantization.matmul_nbits_quantizer import (
         DefaultWeightOnlyQuantConfig,
+        GPTQWeightOnlyQuantConfig,
         HQQWeightOnlyQuantConfig,
         MatMulNBitsQuantizer,
     )
 
     tensorrt = spec.target_runtime == "tensorrt"
-    hqq = spec.int4_algorithm == "hqq"
-    if tensorrt and (hqq or not spec.symmetric):
+    hqq, gptq = spec.int4_algorithm == "hqq", spec.int4_algorithm == "gptq"
+    if tensorrt and (hqq or gptq or not spec.symmetric):
         raise EdgeshipError(
             "int4 for TensorRT must be symmetric round-to-nearest (TensorRT takes no int4 zero points)",
-            hint="drop --int4-algorithm hqq / --no-symmetric with --target-runtime tensorrt",
+            hint="drop --int4-algorithm hqq/gptq and --no-symmetric with --target-runtime tensorrt",
+        )
+    if gptq and not calibration:
+        raise DataError(
+            "int4-weight with --int4-algorithm gptq needs calibration samples and none were given",
+            hint="pass --calibration-data FILE (CSV/JSONL or image folder) with real task samples",
         )
     model = onnx.load(str(source))
     # TensorRT reads neither com.microsoft ops nor GatherBlockQuantized: its graph keeps them as they are
@@ -57,6 +67,12 @@ def quantize_int4(source: Path, destination: Path, spec: QuantizationSpec) -> di
     excluded = excluded_nodes(spec)
     # accuracy_level 4 (int8 compute) is what makes int4 faster than fp32 on CPUs; TensorRT reads int4
     # weights as block DequantizeLinear (opset 21) instead of ONNX Runtime's MatMulNBits.
+    algorithm: Any = None
+    if hqq:
+        algorithm = HQQWeightOnlyQuantConfig(block_size=spec.block_size, bits=4)
+    elif gptq:
+        _name_every_node(model)  # its model wrapper keys nodes by name and drops the unnamed
+        algorithm = GPTQWeightOnlyQuantConfig(calibration_data_reader=_Feeds(calibration or []))
     quantizer = MatMulNBitsQuantizer(
         model,
         bits=4,
@@ -64,7 +80,7 @@ def quantize_int4(source: Path, destination: Path, spec: QuantizationSpec) -> di
         is_symmetric=symmetric,
         accuracy_level=None if tensorrt else 4,
         nodes_to_exclude=excluded,
-        algo_config=HQQWeightOnlyQuantConfig(block_size=spec.block_size, bits=4) if hqq else None,
+        algo_config=algorithm,
         quant_format=QuantFormat.QDQ if tensorrt else QuantFormat.QOperator,
     )
     quantizer.process()
@@ -98,6 +114,27 @@ def quantize_int4(source: Path, destination: Path, spec: QuantizationSpec) -> di
         "embeddings": "GatherBlockQuantized" if embeddings else "float",
         "unfused": unfused,
     }
+
+
+class _Feeds:
+    """Calibration feeds as onnxruntime's GPTQ reads them: iterated afresh from a deep copy."""
+
+    def __init__(self, batches: CalibrationBatches) -> None:
+        self._batches = list(batches)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._batches)
+
+
+def _name_every_node(model: Any) -> None:
+    """Give each unnamed node a name of its own (exporters leave Casts unnamed)."""
+    taken = {node.name for node in model.graph.node}
+    for index, node in enumerate(model.graph.node):
+        if not node.name:
+            node.name = f"{node.op_type}_unnamed_{index}"
+            while node.name in taken:
+                node.name += "_"
+            taken.add(node.name)
 
 
 def _at_opset_21(model: Any) -> Any | None:

@@ -76,9 +76,10 @@ class QuantizationOptions(StepOptions):
     )
     block_size: Literal[32, 64, 128] = Field(default=32, description="int4-weight: weights per scale.")
     symmetric: bool = Field(default=True, description="int4-weight: symmetric blocks (no zero point).")
-    int4_algorithm: Literal["rtn", "hqq"] = Field(
+    int4_algorithm: Literal["rtn", "hqq", "gptq"] = Field(
         default="rtn",
-        description="int4-weight: round-to-nearest, or half-quadratic (HQQ, asymmetric) scales.",
+        description="int4-weight: round-to-nearest, half-quadratic (HQQ, asymmetric) scales, or GPTQ "
+        "(ONNX; rounds each weight column against the error of the last, on --calibration-data).",
     )
     per_channel: bool = Field(default=True, description="int8: one scale per output channel of each weight.")
     activation_scales: Literal["tensor", "block"] = Field(
@@ -134,6 +135,17 @@ class QuantizationSpec(QuantizationOptions):
     def descriptor(self) -> Scheme:
         """The scheme's descriptor."""
         return get_scheme(self.scheme)
+
+    @property
+    def calibrates(self) -> bool:
+        """Whether it reads calibration samples: int8-static, and int4-weight's GPTQ."""
+        gptq = self.descriptor.takes("int4_algorithm") and self.int4_algorithm == "gptq"
+        return self.descriptor.calibrates or gptq
+
+    @property
+    def calibrating_name(self) -> str:
+        """How an error names what needs the calibration samples."""
+        return f"{self.scheme} with --int4-algorithm gptq" if self.scheme == "int4-weight" else self.scheme
 
     def recorded(self, artifact_format: str) -> dict[str, Any]:
         """The scheme and only the options it takes for this format (with their values), for the manifest."""

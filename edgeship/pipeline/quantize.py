@@ -109,7 +109,7 @@ def quantize_bundle(
     variants = []
     for spec, quantizer in zip(specs, quantizers, strict=True):
         batches = None
-        if calibration is not None and spec.descriptor.calibrates:
+        if calibration is not None and spec.calibrates:
             batches = calibration.head(spec.calibration_samples).batches(1)
         with staging_directory(bundle.root) as staging:
             variant, staged = _quantize_one(
@@ -172,11 +172,12 @@ def _source_variant(bundle: Bundle, artifact_format: str | None, variant_id: str
 def _calibration(
     bundle: Bundle, specs: list[QuantizationSpec], data: Path | Examples | None
 ) -> EncodedExamples | None:
-    if not any(spec.descriptor.calibrates for spec in specs):
+    calibrating = [spec for spec in specs if spec.calibrates]
+    if not calibrating:
         return None
     if data is None:
         raise DataError(
-            "int8-static needs calibration samples and none were given",
+            f"{calibrating[0].calibrating_name} needs calibration samples and none were given",
             hint="pass --calibration-data FILE (CSV/JSONL or image folder) with real task samples",
         )
     return encode_examples(bundle, load_examples(bundle, data))

@@ -129,3 +129,32 @@ def test_int8_dynamic_activation_scales_per_tensor_or_per_block(fp32_model: Path
     reference = logits(fp32_model)
     block_error = np.abs(logits(tmp_path / "b.onnx") - reference).max()
     assert block_error < 0.1
+
+
+def test_int4_gptq_rounds_against_calibration_inputs(fp32_model: Path, tmp_path: Path) -> None:
+    """GPTQ (onnxruntime's) takes the same MatMuls and tables as RTN, with other roundings, from real feeds."""
+    from edgeship.errors import DataError, EdgeshipError
+
+    spec = QuantizationSpec(scheme="int4-weight", int4_algorithm="gptq")
+    with pytest.raises(DataError, match="gptq needs calibration samples"):
+        quantize_int4(fp32_model, tmp_path / "none.onnx", spec)
+    rows = feeds(batch=8)
+    calibration = [{name: array[row : row + 1] for name, array in rows.items()} for row in range(8)]
+    tensorrt = spec.model_copy(update={"target_runtime": "tensorrt"})
+    with pytest.raises(EdgeshipError, match="int4 for TensorRT must be symmetric round-to-nearest"):
+        quantize_int4(fp32_model, tmp_path / "trt.onnx", tensorrt, calibration)
+    gptq, rtn = tmp_path / "gptq.onnx", tmp_path / "rtn.onnx"
+    options = quantize_int4(fp32_model, gptq, spec, calibration)
+    quantize_int4(fp32_model, rtn, QuantizationSpec(scheme="int4-weight"))
+    assert options["embeddings"] == "GatherBlockQuantized"
+    counts = op_counts(gptq)
+    assert counts["MatMulNBits"] == 8 and counts["GatherBlockQuantized"] == 1 and not counts["MatMul"]
+
+    def packed(path: Path) -> dict[str, bytes]:
+        model = onnx.load(str(path))
+        weights = {init.name: init.raw_data for init in model.graph.initializer}
+        return {n.name: weights[n.input[1]] for n in model.graph.node if n.op_type == "MatMulNBits"}
+
+    gptq_weights, rtn_weights = packed(gptq), packed(rtn)
+    assert len(gptq_weights) == 8 and sum(gptq_weights[n] != rtn_weights.get(n) for n in gptq_weights) >= 4
+    assert np.abs(logits(gptq) - logits(fp32_model)).max() < 0.5

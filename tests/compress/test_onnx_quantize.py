@@ -267,6 +267,10 @@ def test_a_budget_that_cannot_be_met_fails_and_adds_nothing(bundle: Path, data: 
             "--scheme: unknown scheme 'int3' (choose from: fp16, int4-weight, int8-dynamic, int8-static)",
         ),
         (["--scheme", "int8-static"], "int8-static needs calibration samples"),
+        (
+            ["--scheme", "int4-weight", "--int4-algorithm", "gptq"],
+            "int4-weight with --int4-algorithm gptq needs calibration samples",
+        ),
         (["--scheme", "int4-weight", "--block-size", "48"], "--block-size: Input should be 32, 64 or 128"),
         (["--scheme", "int4-weight", "--block-size", "128"], "block size 128 does not divide layer"),
         (["--scheme", "fp16"], "scheme 'fp16' is not supported for onnx"),
