@@ -4,7 +4,8 @@ Reads the demo's teacher bundle (`edgeship demo` writes it; default out/rotten-t
 int8-dynamic with per-tensor and per-block activation scales and int4-weight (RTN, HQQ, and GPTQ on 128
 training reviews) from its onnx-fp32 into a scratch folder, and scores each on the demo's 2,000 held-out
 reviews (argmax agreement with fp32, accuracy), batched as `edgeship eval` does. Latency: batch 1 at the
-export's 64 tokens, the median over rotated blocks (every variant timed in turn each round, so machine noise hits all alike), 1 and 2 threads.
+export's 64 tokens, the median over rotated blocks (every variant timed in turn each round, so machine
+noise hits all alike), 1 and 2 threads.
 
     .venv/bin/python benchmarks/quantize_demo.py [--bundle DIR] [--rounds 20] [--out benchmarks/results/quantize_demo.json]
 """
