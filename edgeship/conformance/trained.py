@@ -43,8 +43,8 @@ def synthetic_images(
     return (upsampled[labels] + NOISE * noise).astype(np.float32), labels
 
 
-def fine_tune(loaded: LoadedModel, classes: int) -> float:
-    """Train `loaded`'s model in place for STEPS steps on synthetic images; returns the last loss."""
+def fine_tune(loaded: LoadedModel, classes: int) -> None:
+    """Train `loaded`'s model in place for STEPS steps on synthetic images."""
     import torch
 
     assert loaded.image_preprocessing is not None
@@ -53,7 +53,6 @@ def fine_tune(loaded: LoadedModel, classes: int) -> float:
     module = loaded.logits_module()
     module.train()
     optimizer = torch.optim.Adam(module.parameters(), lr=LEARNING_RATE)
-    loss = torch.tensor(0.0)
     for step in range(STEPS):
         rows = slice(step * BATCH, (step + 1) * BATCH)
         logits = module(torch.from_numpy(images[rows]))
@@ -64,7 +63,6 @@ def fine_tune(loaded: LoadedModel, classes: int) -> float:
     _recalibrate_batch_norm(module, images)
     module.eval()
     loaded.model.eval()
-    return float(loss.detach())
 
 
 def _recalibrate_batch_norm(module: torch.nn.Module, images: np.ndarray) -> None:

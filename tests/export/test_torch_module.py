@@ -193,14 +193,19 @@ def test_labels_default_to_the_number_of_outputs(module_file: Path, tokenizer_di
     assert loaded.input_names == ["input_ids", "attention_mask"]
 
 
-def test_an_image_module_exports_with_imagenet_preprocessing(tmp_path: Path) -> None:
+def _image_classifier(channels: int) -> torch.nn.Sequential:
+    """A patchifying conv, pooled, and a 5-label linear head: the smallest plain image classifier."""
     torch.manual_seed(0)
-    model = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 4, 8, stride=8),
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, channels, 8, stride=8),
         torch.nn.AdaptiveAvgPool2d(1),
         torch.nn.Flatten(),
-        torch.nn.Linear(4, 5),
+        torch.nn.Linear(channels, 5),
     )
+
+
+def test_an_image_module_exports_with_imagenet_preprocessing(tmp_path: Path) -> None:
+    model = _image_classifier(4)
     bundle, variant = export_model(model, tmp_path / "b", source=ModelSource(task="image-classification"))
     manifest = bundle.manifest
     assert manifest.source.model == "torch:Sequential"
@@ -218,13 +223,7 @@ def test_parity_tolerance_grows_with_the_logits(tmp_path: Path) -> None:
 
     from edgeship.tasks.base import get_task
 
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 64, 8, stride=8),
-        torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.Flatten(),
-        torch.nn.Linear(64, 5),
-    )
+    model = _image_classifier(64)
     with torch.no_grad():
         model[3].weight.mul_(300.0)
     _, variant = export_model(model, tmp_path / "b", source=ModelSource(task="image-classification"))
