@@ -57,6 +57,9 @@ class Source(_Model):
     )
     task: Task
     labels: list[str]
+    pooling: Literal["mean", "cls"] | None = Field(
+        default=None, description="feature-extraction: how token states become the embedding (in the graph)."
+    )
     revision: str | None = None
     role: Literal["teacher", "student"] | None = None
     teacher: str | None = Field(default=None, description="For a student: the teacher it was distilled from.")
@@ -97,7 +100,15 @@ class Parity(_Model):
     """Agreement of an artifact with the PyTorch reference on the same inputs."""
 
     max_abs_diff: float = Field(ge=0)
-    argmax_agreement: float = Field(ge=0, le=1)
+    argmax_agreement: float = Field(
+        ge=0,
+        le=1,
+        description="How often the predictions match: the argmax label (classifiers), the top-10 "
+        "neighbours among the inputs (embeddings).",
+    )
+    cosine: float | None = Field(
+        default=None, description="Embeddings: the smallest cosine to the reference's vector over the inputs."
+    )
     samples: int = Field(gt=0)
     tolerance: float = Field(ge=0, description="The max_abs_diff this architecture and precision must meet.")
     reference: str = "pytorch-fp32"

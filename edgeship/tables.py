@@ -5,11 +5,13 @@ from __future__ import annotations
 from rich.table import Table
 
 from edgeship.manifest import Benchmark, Manifest
+from edgeship.tasks.base import get_task
 
 
 def variants_table(manifest: Manifest, title: str | None = None) -> Table:
     """One row per variant and benchmark device."""
     table = Table(title=title or f"{manifest.source.model} ({manifest.source.task})")
+    task = get_task(manifest.source.task)
     for column, justify in [
         ("variant", "left"),
         ("format", "left"),
@@ -17,7 +19,7 @@ def variants_table(manifest: Manifest, title: str | None = None) -> Table:
         ("size MB", "right"),
         ("parity max|Δ|", "right"),
         ("parity agree", "right"),
-        ("accuracy", "right"),
+        (task.metric, "right"),
         ("agree vs fp32", "right"),
         ("device", "left"),
         ("p50 ms", "right"),
@@ -27,7 +29,7 @@ def variants_table(manifest: Manifest, title: str | None = None) -> Table:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for variant in manifest.variants:
         parity = variant.parity
-        accuracy = f"{variant.accuracy:.2%}" if variant.accuracy is not None else "-"
+        accuracy = task.format_score(variant.accuracy) if variant.accuracy is not None else "-"
         benchmarks: list[Benchmark | None] = [b for b in manifest.benchmarks if b.variant == variant.id] or [
             None
         ]

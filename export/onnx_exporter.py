@@ -57,7 +57,8 @@ class OnnxExporter:
         example = sample_inputs(loaded, samples=1 if arch.static_batch else 2, max_length=trace_length)
         args = tuple(torch.from_numpy(example[name]) for name in loaded.input_names)
         dynamic_axes = {name: _dynamic_axes(loaded.task, arch) for name in loaded.input_names}
-        dynamic_axes["logits"] = {} if arch.static_batch else {0: "batch"}
+        output_name = get_task(loaded.task).output_name
+        dynamic_axes[output_name] = {} if arch.static_batch else {0: "batch"}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -66,7 +67,7 @@ class OnnxExporter:
                     args,
                     str(raw_path),
                     input_names=list(loaded.input_names),
-                    output_names=["logits"],
+                    output_names=[output_name],
                     dynamic_axes=dynamic_axes,
                     opset_version=opset,
                     do_constant_folding=True,

@@ -15,7 +15,7 @@ from edgeship.manifest import GraphInfo, TensorSpec
 from edgeship.runtimes.formats import get_format
 from edgeship.runtimes.native_stderr import silenced_native_stderr
 from edgeship.runtimes.tflite_graph import compute_op_counts, custom_ops, read_operators, read_signature
-from edgeship.tasks.base import sample_inputs
+from edgeship.tasks.base import get_task, sample_inputs
 
 if TYPE_CHECKING:
     from edgeship.sources.loading import LoadedModel
@@ -33,7 +33,8 @@ class TfliteExporter:
     """PyTorch -> .tflite through torch.export and litert-torch (no TensorFlow), batch 1, static shapes.
 
     Text models take int32 `input_ids`/`attention_mask` (`token_type_ids`) of shape [1, max_length];
-    image models take float32 `pixel_values` of shape [1, 3, H, W]; the output is `logits`.
+    image models take float32 `pixel_values` of shape [1, 3, H, W]; the output is the task's (`logits`,
+    `sentence_embedding`).
     """
 
     format = "tflite"
@@ -49,7 +50,7 @@ class TfliteExporter:
             name: torch.from_numpy(array.astype("int32") if array.dtype.kind == "i" else array)
             for name, array in example.items()
         }
-        module = _named_logits(loaded.logits_module(), loaded.input_names)
+        module = _named_output(loaded.logits_module(), loaded.input_names, get_task(loaded.task).output_name)
         try:
             with silenced_native_stderr(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -96,19 +97,20 @@ def _litert_torch() -> Any:
     return litert_torch
 
 
-def _named_logits(logits_module: Any, input_names: list[str]) -> Any:
-    """Wrap the logits module to take inputs by name and return {'logits': ...}: the signature's names."""
+def _named_output(output_module: Any, input_names: list[str], output_name: str) -> Any:
+    """Wrap the task's output module to take inputs by name and return {output_name: ...}: the
+    signature's names."""
     import torch
 
-    class NamedLogits(torch.nn.Module):
+    class NamedOutput(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.logits_module = logits_module
+            self.output_module = output_module
 
         def forward(self, **inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-            return {"logits": self.logits_module(*(inputs[name] for name in input_names))}
+            return {output_name: self.output_module(*(inputs[name] for name in input_names))}
 
-    return NamedLogits().eval()
+    return NamedOutput().eval()
 
 
 def _conversion_error(loaded: LoadedModel, exc: Exception) -> UnsupportedModelError:

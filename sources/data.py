@@ -1,4 +1,4 @@
-"""Labelled evaluation and training data: text (CSV / JSONL) and images (class-per-folder)."""
+"""Evaluation and training data: labelled text (CSV / JSONL), images (class-per-folder), scored text pairs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
+
+import numpy as np
 
 from edgeship.errors import DataError, EdgeshipError
 
@@ -57,6 +59,39 @@ class ImageExamples:
         )
 
 
+@dataclass(frozen=True)
+class SimilarityExamples:
+    """Texts and human similarity scores of pairs of them (feature-extraction's eval data).
+
+    `pairs[k]` is (index of text 1, index of text 2, score); `labels` is the same as an array."""
+
+    texts: list[str]
+    pairs: list[tuple[int, int, float]]
+    name: str
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """One row per scored pair: (text 1, text 2, score), what the task's metric takes."""
+        return np.asarray(self.pairs, dtype=np.float64).reshape(-1, 3)
+
+    def subset(self, indices: list[int], name: str | None = None) -> SimilarityExamples:
+        """The texts at `indices` (in that order) and the pairs between two of them."""
+        position = {old: new for new, old in enumerate(indices)}
+        return SimilarityExamples(
+            texts=[self.texts[i] for i in indices],
+            pairs=[
+                (position[a], position[b], s) for a, b, s in self.pairs if a in position and b in position
+            ],
+            name=name or self.name,
+        )
+
+
+Examples: TypeAlias = TextExamples | ImageExamples | SimilarityExamples
+"""Any task's examples."""
+
 TEXT_COLUMNS = ("text", "sentence", "review", "content")
 LABEL_COLUMNS = ("label", "labels", "category", "target")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -85,9 +120,9 @@ def load_labelled(path: Path, label_names: list[str]) -> TextExamples | ImageExa
     if path.is_dir():
         return load_image_folder(path, label_names)
     if path.suffix.lower() == ".csv":
-        rows = _read_csv(path)
+        rows = read_csv_rows(path)
     elif path.suffix.lower() in (".jsonl", ".json"):
-        rows = _read_jsonl(path)
+        rows = read_jsonl_rows(path)
     else:
         raise DataError(
             f"cannot read '{path}': unknown data format", hint="use .csv, .jsonl or an image folder"
@@ -125,7 +160,7 @@ def read_utf8(path: Path, error: type[EdgeshipError] = DataError) -> str:
         ) from exc
 
 
-def _read_csv(path: Path) -> list[NumberedRow]:
+def read_csv_rows(path: Path) -> list[NumberedRow]:
     """The CSV's rows as dicts by header, each with its (last) line."""
     csv.field_size_limit(CSV_FIELD_LIMIT)
     reader = csv.DictReader(io.StringIO(read_utf8(path), newline=""))
@@ -140,7 +175,7 @@ def _read_csv(path: Path) -> list[NumberedRow]:
     return rows
 
 
-def _read_jsonl(path: Path) -> list[NumberedRow]:
+def read_jsonl_rows(path: Path) -> list[NumberedRow]:
     """The JSON object on each non-blank line, with its line number."""
     rows: list[NumberedRow] = []
     for number, line in enumerate(read_utf8(path).splitlines(), start=1):
@@ -204,9 +239,13 @@ def _resolve_label(value: Any, lookup: dict[str, int], label_names: list[str], w
     )
 
 
-def examples_digest(examples: TextExamples | ImageExamples) -> str:
+def examples_digest(examples: Examples) -> str:
     """A digest of the examples' content (texts, or image paths with sizes) and labels."""
     digest = hashlib.sha256()
+    if isinstance(examples, SimilarityExamples):
+        digest.update("\n".join(examples.texts).encode())
+        digest.update(examples.labels.tobytes())
+        return digest.hexdigest()[:16]
     if isinstance(examples, TextExamples):
         items: list[str] = examples.texts
     else:

@@ -17,7 +17,7 @@ import numpy as np
 
 from edgeship.cache import cache_root
 from edgeship.errors import DataError, MissingDependencyError
-from edgeship.sources.data import ImageExamples, TextExamples
+from edgeship.sources.data import ImageExamples, SimilarityExamples, TextExamples
 
 ROTTEN_TOMATOES_FILE = "data/rotten_tomatoes_corpus_full.csv.bz2"
 ROTTEN_TOMATOES_LABELS = ["rotten", "fresh"]
@@ -143,8 +143,16 @@ def load_fashion_mnist_test() -> ImageExamples:
     return load_fashion_mnist("test", cache_root() / "fashion-mnist")
 
 
-DATASETS: dict[str, Callable[[], TextExamples | ImageExamples]] = {
+def load_lee() -> SimilarityExamples:
+    """The Lee news similarity pairs (gensim's test data): feature-extraction's eval set."""
+    from edgeship.sources.similarity import load_lee as read_lee
+
+    return read_lee()
+
+
+DATASETS: dict[str, Callable[[], TextExamples | ImageExamples | SimilarityExamples]] = {
     "rotten_tomatoes": load_rotten_tomatoes,
+    "lee": load_lee,
     "fashion_mnist": load_fashion_mnist_train,
     "fashion_mnist_test": load_fashion_mnist_test,
 }

@@ -1,4 +1,4 @@
-"""Load Hugging Face sequence- and image-classification models (local directory or hub id)."""
+"""Load Hugging Face classifiers and sentence encoders (local directory or hub id)."""
 
 from __future__ import annotations
 
@@ -26,15 +26,18 @@ def load_hf_model(
     transformers.utils.logging.disable_progress_bar()
     config = _load_config(spec, revision)
     task = task or _task_from_config(spec, config)
-    if labels:
+    embeds = task == "feature-extraction"
+    if labels and not embeds:
         config.num_labels = len(labels)
         config.id2label = dict(enumerate(labels))
         config.label2id = {name: i for i, name in enumerate(labels)}
-    auto_class = (
-        transformers.AutoModelForSequenceClassification
-        if get_task(task).modality == "text"
-        else transformers.AutoModelForImageClassification
-    )
+    auto_class: Any
+    if embeds:
+        auto_class = transformers.AutoModel
+    elif get_task(task).modality == "text":
+        auto_class = transformers.AutoModelForSequenceClassification
+    else:
+        auto_class = transformers.AutoModelForImageClassification
     try:
         model = auto_class.from_pretrained(
             spec, config=config, revision=revision, attn_implementation="eager"
@@ -50,7 +53,7 @@ def load_hf_model(
             hint="the weight file is corrupt or truncated; re-download or re-save the model",
         ) from exc
     model.eval()
-    label_names = [str(config.id2label[i]) for i in range(config.num_labels)]
+    label_names = [] if embeds else [str(config.id2label[i]) for i in range(config.num_labels)]
     loaded = LoadedModel(
         model=model,
         framework="transformers",
@@ -61,6 +64,7 @@ def load_hf_model(
         source=spec,
         config=config,
         revision=revision,
+        pooling=sentence_pooling(spec) if embeds else None,
     )
     if loaded.modality == "text":
         loaded.tokenizer = _load_tokenizer(spec, revision)
@@ -69,6 +73,24 @@ def load_hf_model(
         loaded.image_preprocessing = _image_preprocessing(spec, config, revision)
         loaded.input_names = ["pixel_values"]
     return loaded
+
+
+def sentence_pooling(spec: str) -> str:
+    """The pooling a sentence-transformers model directory declares (1_Pooling/config.json), else mean."""
+    path = Path(spec) / "1_Pooling" / "config.json"
+    if not path.is_file():
+        return "mean"
+    _check_json(path)
+    declared = json.loads(path.read_bytes())
+    if declared.get("pooling_mode_cls_token"):
+        return "cls"
+    if declared.get("pooling_mode_mean_tokens", True):
+        return "mean"
+    modes = sorted(key.removeprefix("pooling_mode_") for key, on in declared.items() if on is True)
+    raise UnsupportedModelError(
+        f"{path} asks for {' + '.join(modes)} pooling; edgeship exports mean and cls pooling",
+        hint="re-save the model with mean or CLS pooling",
+    )
 
 
 def _load_config(spec: str, revision: str | None) -> Any:

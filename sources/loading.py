@@ -33,6 +33,8 @@ class LoadedModel:
     image_preprocessing: ImagePreprocessing | None = None
     input_names: list[str] = field(default_factory=list)
     revision: str | None = None
+    pooling: str | None = None
+    """feature-extraction: "mean" or "cls" (what the graph does to the token states)."""
 
     @property
     def modality(self) -> Modality:
@@ -54,10 +56,12 @@ class LoadedModel:
             )
 
     def logits_module(self) -> Any:
-        """An nn.Module taking the inputs positionally (in `input_names` order) and returning logits."""
+        """An nn.Module taking the inputs positionally (in `input_names` order) and returning the task's
+        one output (logits, or a sentence embedding)."""
         import torch
 
-        model, names, framework = self.model, self.input_names, self.framework
+        model, names, framework, pooling = self.model, self.input_names, self.framework, self.pooling
+        task = get_task(self.task)
         positional = framework == "timm" or (framework == "torch" and self.modality == "image")
 
         class Logits(torch.nn.Module):
@@ -66,11 +70,9 @@ class LoadedModel:
                 self.model = model
 
             def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-                if positional:
-                    output = self.model(*inputs)
-                else:
-                    output = self.model(**dict(zip(names, inputs, strict=True)))
-                return output if framework == "timm" else _logits_of(output)
+                named = dict(zip(names, inputs, strict=True))
+                output = self.model(*inputs) if positional else self.model(**named)
+                return output if framework == "timm" else task.graph_output(output, named, pooling)
 
         return Logits().eval()
 
@@ -116,17 +118,6 @@ def load_model(
     from edgeship.sources.hf_models import load_hf_model
 
     return load_hf_model(spec, task=task, labels=labels, revision=revision)
-
-
-def _logits_of(output: Any) -> Any:
-    """The logits in a model's output: `.logits`, `["logits"]`, the first element or the tensor itself."""
-    if hasattr(output, "logits"):
-        return output.logits
-    if isinstance(output, dict):
-        return output["logits"]
-    if isinstance(output, (tuple, list)):
-        return output[0]
-    return output
 
 
 def _is_timm_name(name: str) -> bool:

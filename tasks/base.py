@@ -7,13 +7,19 @@ distillation loss fits it, and the pre- and post-processing that eval, the agent
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 
 from edgeship.manifest import ImagePreprocessing, Parity
 from edgeship.options import one_of
 from edgeship.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
+
+    from edgeship.sources.data import Examples
 
 
 class LoadedModel(Protocol):
@@ -42,10 +48,14 @@ class Task:
     data_formats: ClassVar[tuple[str, ...]]
     """What `--data` / `--eval-data` may be for this task."""
     metric: ClassVar[str]
+    metric_in_percent: ClassVar[bool] = True
+    """Shown as a percentage (accuracy, F1) or as the number it is (a correlation)."""
     distillation_loss: ClassVar[str]
     """What a student learns from the teacher's outputs."""
     postprocessing: ClassVar[str]
     """What the app kits do with the outputs."""
+    output_name: ClassVar[str] = "logits"
+    """The name of the exported graph's one output."""
 
     def sample_inputs(
         self, loaded: LoadedModel, samples: int, max_length: int, rng: np.random.Generator
@@ -68,6 +78,42 @@ class Task:
     def predictions(self, outputs: np.ndarray) -> np.ndarray:
         """What the post-processing turns outputs into, compared between variants (agreement)."""
         raise NotImplementedError
+
+    def format_score(self, value: float) -> str:
+        """The metric as tables and reports show it: 87.45% or 0.505."""
+        return f"{value:.2%}" if self.metric_in_percent else f"{value:.3f}"
+
+    def plotted_score(self, value: float) -> float:
+        """The metric on a plot's axis: percent or the plain number."""
+        return 100 * value if self.metric_in_percent else value
+
+    @property
+    def axis_label(self) -> str:
+        """The metric's name on a plot's axis."""
+        return f"{self.metric} (%)" if self.metric_in_percent else self.metric
+
+    def agreement(self, outputs: np.ndarray, reference: np.ndarray) -> float:
+        """How often `outputs` lead to the same predictions as `reference` (1.0: always)."""
+        return float(np.mean(self.predictions(outputs) == self.predictions(reference)))
+
+    def graph_output(
+        self, model_output: Any, inputs: dict[str, torch.Tensor], pooling: str | None
+    ) -> torch.Tensor:
+        """The one tensor the exported graph returns, from what the PyTorch model returned for `inputs`
+        (`pooling`: the model's own, for tasks that pool token states)."""
+        raise NotImplementedError
+
+    def accepts(self, examples: Examples) -> bool:
+        """Whether `examples` (a bundled dataset) have the shape this task's metric reads."""
+        from edgeship.sources.data import SimilarityExamples
+
+        return not isinstance(examples, SimilarityExamples)
+
+    def load_data(self, path: Path, label_names: list[str]) -> Examples:
+        """Read `--data` / `--eval-data` from a file or folder in one of `data_formats`."""
+        from edgeship.sources.data import load_labelled
+
+        return load_labelled(path, label_names)
 
 
 TASKS: Registry[Task] = Registry("task", "edgeship.tasks", "_task", key="name")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from edgeship.manifest import Parity
 from edgeship.tasks.base import Task
+
+if TYPE_CHECKING:
+    import torch
 
 
 class ClassificationTask(Task):
@@ -36,6 +41,18 @@ class ClassificationTask(Task):
     def predictions(self, outputs: np.ndarray) -> np.ndarray:
         """The predicted label index per example."""
         return outputs.argmax(-1)
+
+    def graph_output(
+        self, model_output: Any, inputs: dict[str, torch.Tensor], pooling: str | None
+    ) -> torch.Tensor:
+        """The logits: `.logits`, `["logits"]`, the first element or the tensor itself."""
+        if hasattr(model_output, "logits"):
+            return model_output.logits
+        if isinstance(model_output, dict):
+            return model_output["logits"]
+        if isinstance(model_output, (tuple, list)):
+            return model_output[0]
+        return model_output
 
 
 def scaled_tolerance(tolerance: float, reference: np.ndarray) -> float:

@@ -121,7 +121,8 @@ def export_model(
         save_reference(staging_root / REFERENCE_FILE, *reference)
         manifest.parity_reference = REFERENCE_FILE
         loaded.save_preprocessing(staging_root / TOKENIZER_DIR)
-        (staging_root / LABELS_FILE).write_text("\n".join(loaded.labels) + "\n", encoding="utf-8")
+        if loaded.labels:
+            (staging_root / LABELS_FILE).write_text("\n".join(loaded.labels) + "\n", encoding="utf-8")
         Bundle(staging_root, manifest).save()
     return Bundle(out, manifest), variant
 
@@ -166,10 +167,14 @@ def _export_variant(
         with step(f"Checking parity on {len(reference[1])} inputs{where}"):
             parity = measure_parity(session, *reference, tolerance, loaded.task)
         if parity_fails(options, parity, loaded.task):
+            agreement = (
+                f"argmax agreement {parity.argmax_agreement:.3f}"
+                if parity.cosine is None
+                else f"min cosine {parity.cosine:.6f}"
+            )
             raise ParityError(
                 f"{artifact_format} export of {loaded.architecture} disagrees with PyTorch{where}: max abs "
-                f"diff {parity.max_abs_diff:.3g} (tolerance {tolerance:g}), argmax agreement "
-                f"{parity.argmax_agreement:.3f}",
+                f"diff {parity.max_abs_diff:.3g} (tolerance {tolerance:g}), {agreement}",
                 hint="try --no-optimize or another --opset; nothing was written",
             )
     variant = Variant(
@@ -215,6 +220,7 @@ def _new_manifest(loaded: LoadedModel, result: ExportResult, options: ExportOpti
             architecture=loaded.architecture,
             task=loaded.task,
             labels=loaded.labels,
+            pooling=loaded.pooling,  # type: ignore[arg-type]
             revision=loaded.revision,
         ),
         inputs=result.inputs,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
 
 import numpy as np
 
@@ -12,32 +11,36 @@ from edgeship.bundle import Bundle
 from edgeship.errors import DataError
 from edgeship.manifest import ImagePreprocessing, Manifest, TextPreprocessing
 from edgeship.runtimes.base import Session
-from edgeship.sources.data import ImageExamples, TextExamples, load_labelled
+from edgeship.sources.data import Examples, ImageExamples, SimilarityExamples, TextExamples
 from edgeship.sources.preprocess import encode_texts, load_image
 from edgeship.tasks.base import get_task
-
-Examples: TypeAlias = TextExamples | ImageExamples
 
 
 @dataclass
 class EncodedExamples:
-    """Every example as one row of model inputs (text right-padded to max_length) plus its label."""
+    """Every example as one row of model inputs (text right-padded to max_length) plus its labels: one
+    per row, or (scored pairs) one row (text 1, text 2, score) per pair."""
 
     inputs: dict[str, np.ndarray]
     labels: np.ndarray
     lengths: np.ndarray | None
     name: str
+    pair_labels: bool = False
 
     def __len__(self) -> int:
-        return len(self.labels)
+        return len(next(iter(self.inputs.values())))
 
     def head(self, count: int) -> EncodedExamples:
-        """The first `count` examples."""
+        """The first `count` examples (and the pairs between two of them)."""
+        labels = self.labels[:count]
+        if self.pair_labels:
+            labels = self.labels[(self.labels[:, 0] < count) & (self.labels[:, 1] < count)]
         return EncodedExamples(
             inputs={k: v[:count] for k, v in self.inputs.items()},
-            labels=self.labels[:count],
+            labels=labels,
             lengths=None if self.lengths is None else self.lengths[:count],
             name=self.name,
+            pair_labels=self.pair_labels,
         )
 
     def batches(self, batch_size: int) -> list[dict[str, np.ndarray]]:
@@ -49,15 +52,24 @@ class EncodedExamples:
 
 
 def load_examples(bundle: Bundle, data: Path | Examples) -> Examples:
-    """Read labelled data for this bundle's model (a file, an image folder or a bundled dataset's name),
-    refusing texts for an image model and vice versa."""
+    """Read data for this bundle's task (a file, an image folder or a bundled dataset's name), refusing
+    texts for an image model and vice versa, and data of another task's shape."""
     from edgeship.sources.datasets import DATASETS
 
     if isinstance(data, Path) and not data.exists() and str(data) in DATASETS:
         data = DATASETS[str(data)]()
     holds_images = isinstance(data, ImageExamples) or (isinstance(data, Path) and data.is_dir())
     _check_modality(bundle.manifest, holds_images, data if isinstance(data, Path) else Path(data.name))
-    return data if not isinstance(data, Path) else load_labelled(data, bundle.manifest.source.labels)
+    task = get_task(bundle.manifest.source.task)
+    if isinstance(data, Path):
+        return task.load_data(data, bundle.manifest.source.labels)
+    if not task.accepts(data):
+        raise DataError(
+            f"{data.name} is {'scored text pairs' if isinstance(data, SimilarityExamples) else 'labelled'} "
+            f"data, which {task.id} does not read",
+            hint=f"pass {' or '.join(task.data_formats)}",
+        )
+    return data
 
 
 def encode_examples(bundle: Bundle, examples: Examples) -> EncodedExamples:
@@ -65,7 +77,7 @@ def encode_examples(bundle: Bundle, examples: Examples) -> EncodedExamples:
     preprocessing = bundle.manifest.preprocessing
     labels = np.asarray(examples.labels)
     if isinstance(preprocessing, TextPreprocessing):
-        assert isinstance(examples, TextExamples)
+        assert isinstance(examples, (TextExamples, SimilarityExamples))
         import transformers
 
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(bundle.path(preprocessing.tokenizer)))
@@ -75,7 +87,13 @@ def encode_examples(bundle: Bundle, examples: Examples) -> EncodedExamples:
         )
         encoded = tokenizer(examples.texts, truncation=True, max_length=preprocessing.max_length)
         lengths = np.asarray([len(ids) for ids in encoded["input_ids"]])
-        return EncodedExamples(inputs=inputs, labels=labels, lengths=lengths, name=examples.name)
+        return EncodedExamples(
+            inputs=inputs,
+            labels=labels,
+            lengths=lengths,
+            name=examples.name,
+            pair_labels=isinstance(examples, SimilarityExamples),
+        )
     assert isinstance(examples, ImageExamples) and isinstance(preprocessing, ImagePreprocessing)
     pixels = np.stack([load_image(path, preprocessing) for path in examples.paths])
     return EncodedExamples(inputs={"pixel_values": pixels}, labels=labels, lengths=None, name=examples.name)

@@ -48,8 +48,8 @@ class AccuracyBudget:
     def score(self, model: Path, artifact_format: str) -> tuple[float, float]:
         """The task's metric on the labels, and prediction agreement with the fp32 source."""
         outputs = predict_logits(open_session(model, artifact_format), self.eval_data)
-        agreement = np.mean(self.task.predictions(outputs) == self.task.predictions(self.source_outputs))
-        return self.task.score(outputs, self.eval_data.labels), float(agreement)
+        agreement = self.task.agreement(outputs, self.source_outputs)
+        return self.task.score(outputs, self.eval_data.labels), agreement
 
     def holds(self, accuracy: float, agreement: float) -> bool:
         """Whether a variant scoring this stays within the budget."""

@@ -9,6 +9,7 @@ from edgeship.manifest import JUMP_DB, SNR_CEILING_DB, Benchmark, Manifest
 from edgeship.report.document import Block, Figure, Heading, Paragraph, Table
 from edgeship.report.plots import accuracy_vs_latency_png, size_vs_latency_png, snr_by_depth_png
 from edgeship.report.points import device_points, latest_benchmarks, pareto_front
+from edgeship.tasks.base import get_task
 from edgeship.version import __version__
 
 EMULATED = "emulated: compare variants with each other, not with real devices"
@@ -43,13 +44,15 @@ def _summary(manifest: Manifest) -> str:
     source = manifest.source
     role = f" ({source.role} of {source.teacher})" if source.role == "student" and source.teacher else ""
     evaluated = next((v.evaluated_on for v in manifest.variants if v.evaluated_on), None)
+    labels = f" with labels {', '.join(source.labels)}" if source.labels else ""
+    pooling = f" ({source.pooling}-pooled, L2-normalised in the graph)" if source.pooling else ""
     accuracy_on = (
-        f" Accuracy is measured on {evaluated.dataset} ({evaluated.split}, {evaluated.samples} samples)."
+        f" {get_task(source.task).metric.capitalize()} is measured on {evaluated.dataset} ({evaluated.split}, {evaluated.samples} samples)."
         if evaluated
         else ""
     )
     return (
-        f"{source.architecture}{role} for {source.task} with labels {', '.join(source.labels)}: "
+        f"{source.architecture}{role} for {source.task}{pooling}{labels}: "
         f"{_count(len(manifest.variants), 'variant')}, {_count(len(manifest.benchmarks), 'benchmark')} on "
         f"{_count(len({b.device for b in manifest.benchmarks}), 'device')}.{accuracy_on} Parity compares each "
         f"artifact with the PyTorch fp32 model on the same inputs."
@@ -66,7 +69,8 @@ def _device_label(benchmarks: dict[str, Benchmark], device: str) -> str:
 
 
 def _variants_table(manifest: Manifest, benchmarks: dict[str, dict[str, Benchmark]]) -> Table:
-    headers = ["variant", "format", "precision", "bytes", "parity max|Δ|", "parity agree", "accuracy"]
+    task = get_task(manifest.source.task)
+    headers = ["variant", "format", "precision", "bytes", "parity max|Δ|", "parity agree", task.metric]
     for device, measured in benchmarks.items():
         label = _device_label(measured, device)
         headers += [f"{label} p50 ms", f"{label} p90 ms"]
@@ -80,7 +84,7 @@ def _variants_table(manifest: Manifest, benchmarks: dict[str, dict[str, Benchmar
             f"{variant.bytes:,}",
             f"{parity.max_abs_diff:.2e}" if parity else "-",
             f"{parity.argmax_agreement:.3f}" if parity else "-",
-            f"{variant.accuracy:.2%}" if variant.accuracy is not None else "-",
+            task.format_score(variant.accuracy) if variant.accuracy is not None else "-",
         ]
         for measured in benchmarks.values():
             benchmark = measured.get(variant.id)
@@ -114,9 +118,10 @@ def _device_sections(manifest: Manifest, benchmarks: dict[str, dict[str, Benchma
             front = ", ".join(p.variant.id for p in pareto_front(scored))
             blocks += [
                 Figure(
-                    f"Accuracy vs p50 latency on {label}; Pareto front: {front}",
+                    f"{get_task(manifest.source.task).metric.capitalize()} vs p50 latency on {label}; "
+                    f"Pareto front: {front}",
                     f"plots/accuracy-vs-latency-{slug}.png",
-                    accuracy_vs_latency_png(points, label),
+                    accuracy_vs_latency_png(points, label, get_task(manifest.source.task)),
                 ),
             ]
         else:

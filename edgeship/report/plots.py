@@ -9,6 +9,7 @@ from typing import Any
 from edgeship.errors import MissingDependencyError
 from edgeship.manifest import SNR_CEILING_DB, LayerDebug
 from edgeship.report.points import Point, pareto_front
+from edgeship.tasks.base import Task
 
 PRECISION_COLOURS = {
     "fp32": "#1f77b4",
@@ -97,17 +98,20 @@ def _png(figure: Any) -> bytes:
     return buffer.getvalue()
 
 
-def accuracy_vs_latency_png(points: list[Point], device_label: str) -> bytes:
-    """Accuracy (%) against p50 latency; the Pareto-optimal variants joined by a dashed line."""
+def accuracy_vs_latency_png(points: list[Point], device_label: str, task: Task) -> bytes:
+    """The task's metric (accuracy in %, a correlation as it is) against p50 latency; the Pareto-optimal
+    variants joined by a dashed line."""
     scored = [p for p in points if p.variant.accuracy is not None]
     figure, axes = _new_axes(
-        f"Accuracy vs latency on {device_label}", "p50 latency (ms), whisker to p90", "accuracy (%)"
+        f"{task.metric.capitalize()} vs latency on {device_label}",
+        "p50 latency (ms), whisker to p90",
+        task.axis_label,
     )
-    _scatter(axes, scored, [100 * (p.variant.accuracy or 0.0) for p in scored])
+    _scatter(axes, scored, [task.plotted_score(p.variant.accuracy or 0.0) for p in scored])
     front = pareto_front(scored)
     (line,) = axes.plot(
         [p.p50 for p in front],
-        [100 * (p.variant.accuracy or 0.0) for p in front],
+        [task.plotted_score(p.variant.accuracy or 0.0) for p in front],
         linestyle="--",
         color="black",
         marker="o",
