@@ -428,6 +428,10 @@ class SupportStep(StepOptions):
         default=None,
         description="Comma-separated cells: onnx, onnx-int8, onnx-int4, tflite, tflite-int8 (default: all).",
     )
+    tasks: str | None = Field(
+        default=None,
+        description="Comma-separated tasks: classification, feature-extraction (default: all).",
+    )
     markdown: Path | None = Field(
         default=None, description="Write the matrix as Markdown (docs/support-matrix.md)."
     )

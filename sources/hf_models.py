@@ -43,9 +43,10 @@ def load_hf_model(
             spec, config=config, revision=revision, attn_implementation="eager"
         )
     except ValueError as exc:
+        heads = ", ".join(config.architectures or [config.model_type])
         raise UnsupportedModelError(
-            f"'{spec}' ({config.model_type}) cannot be loaded for {task}: {str(exc).splitlines()[0]}",
-            hint="edgeship exports sequence- and image-classification models",
+            f"'{spec}' ({heads}) cannot serve {task}; it serves {', '.join(_servable_tasks(config))}",
+            hint="pass one of those as --task, or a model made for " + task,
         ) from exc
     except (OSError, RuntimeError, Exception) as exc:  # safetensors/torch raise several types
         raise ModelLoadError(
@@ -141,6 +142,12 @@ def _check_json(path: Path) -> None:
             f"{path} is not valid JSON: {exc}",
             hint="fix the file, or re-save the model with save_pretrained",
         ) from exc
+
+
+def _servable_tasks(config: Any) -> list[str]:
+    """The tasks a config's model can be loaded for: those of its modality (text has a vocabulary)."""
+    modality = "text" if hasattr(config, "vocab_size") else "image"
+    return [name for name in task_names() if get_task(name).modality == modality]
 
 
 def _task_from_config(spec: str, config: Any) -> Task:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgeship.errors import EdgeshipError, ModelNotFoundError
+from edgeship.errors import EdgeshipError, ModelNotFoundError, UnsupportedModelError
 from edgeship.manifest import ImagePreprocessing, Task
 from edgeship.tasks.base import Modality, get_task
 
@@ -101,6 +101,7 @@ def load_model(
     if spec.startswith("timm:"):
         from edgeship.sources.timm_models import load_timm_model
 
+        _check_image_classifier(spec, task)
         return load_timm_model(spec.removeprefix("timm:"), checkpoint=checkpoint, labels=labels)
     if path.exists():
         from edgeship.sources.hf_models import load_hf_model
@@ -114,10 +115,20 @@ def load_model(
     if "/" not in spec and _is_timm_name(spec):
         from edgeship.sources.timm_models import load_timm_model
 
+        _check_image_classifier(spec, task)
         return load_timm_model(spec, checkpoint=checkpoint, labels=labels)
     from edgeship.sources.hf_models import load_hf_model
 
     return load_hf_model(spec, task=task, labels=labels, revision=revision)
+
+
+def _check_image_classifier(spec: str, task: Task | None) -> None:
+    """timm models are exported as image classifiers; refuse another `--task` before loading weights."""
+    if task not in (None, "image-classification"):
+        raise UnsupportedModelError(
+            f"{spec} is a timm image classifier; it serves image-classification, not {task}",
+            hint="drop --task, or pass a model made for " + str(task),
+        )
 
 
 def _is_timm_name(name: str) -> bool:

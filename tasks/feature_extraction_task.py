@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from edgeship.errors import DataError
 from edgeship.manifest import Parity
 from edgeship.tasks.base import LoadedModel, register_task
 from edgeship.tasks.base import Task as TaskDescriptor
@@ -85,6 +86,11 @@ class FeatureExtraction(TaskDescriptor):
         """Spearman correlation between the pairs' cosine similarities and their human scores.
 
         `labels` holds one row per scored pair: (index of text 1, index of text 2, score)."""
+        if len(labels) < 2:
+            raise DataError(
+                f"{len(labels)} scored pairs: too few to correlate with the embeddings' similarities",
+                hint="evaluate on scored text pairs, e.g. the bundled dataset lee",
+            )
         first, second = labels[:, 0].astype(int), labels[:, 1].astype(int)
         similarity = np.sum(unit(outputs[first]) * unit(outputs[second]), axis=-1)
         return spearman(similarity, labels[:, 2])

@@ -23,11 +23,21 @@ def register(app: typer.Typer) -> None:
     @options_command(app, SupportStep)
     def support(options: SupportStep) -> None:
         """Which model families export and quantize to ONNX and TFLite: pass / fail (with reason) / n/a."""
-        from edgeship.conformance.families import CELLS, FAMILY_NAMES
+        from edgeship.conformance.families import CELLS, FAMILY_NAMES, TASK_NAMES, get_family
         from edgeship.conformance.render import matrix_markdown, matrix_table
         from edgeship.conformance.results import load_run, save_run
 
-        family_names = _pick(options.families, FAMILY_NAMES, "family", "--families")
+        task_names = _pick(options.tasks, TASK_NAMES, "task", "--tasks")
+        family_names = [
+            name
+            for name in _pick(options.families, FAMILY_NAMES, "family", "--families")
+            if get_family(name).task in task_names
+        ]
+        if not family_names:
+            raise DataError(
+                f"no family of --families {options.families} is exported for --tasks {options.tasks}",
+                hint="drop one of the two options, or see docs/support-matrix.md for each family's task",
+            )
         cell_names = _pick(options.cells, CELLS, "cell", "--cells")
         if options.saved is not None:
             run = load_run(options.saved).subset(family_names, cell_names)

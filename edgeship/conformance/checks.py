@@ -15,10 +15,14 @@ import numpy as np
 from edgeship.conformance.results import Status
 from edgeship.conformance.subjects import Subject
 from edgeship.errors import EdgeshipError
+from edgeship.tasks.base import get_task
 from edgeship.tasks.classification import scaled_tolerance
+from edgeship.tasks.feature_extraction_task import MIN_PARITY_COSINE, row_cosines
 
 AGREEMENT_FLOOR = 0.9
 """Quantized cells pass when at least this share of argmaxes matches PyTorch fp32."""
+EMBEDDING_COSINE_FLOOR = 0.98
+"""Quantized embedding cells pass when their vectors keep at least this mean cosine to fp32's."""
 VOCABULARY_CLASSES = 100
 """More classes than this: a language model's vocabulary (judged on top-5 agreement when quantized)."""
 THREADS = 1
@@ -75,14 +79,25 @@ def run_session(session: Any, subject: Subject, output_names: list[str] | None =
     return [np.concatenate(parts).astype(np.float64) for parts in zip(*chunks, strict=True)]
 
 
-def compare(actual: list[np.ndarray], expected: list[np.ndarray]) -> dict[str, float]:
-    """Max abs diff over every output; argmax and top-5 agreement on the first (the logits)."""
+def compare(
+    actual: list[np.ndarray], expected: list[np.ndarray], task: str = "text-classification"
+) -> dict[str, float]:
+    """Max abs diff over every output; on the first, argmax and top-5 agreement (logits) or the cosine
+    to PyTorch's vectors and top-10 neighbour agreement (feature-extraction)."""
     if [a.shape for a in actual] != [e.shape for e in expected]:
         raise CellFailure(
             f"parity: output shapes {[list(a.shape) for a in actual]} differ from PyTorch's "
             f"{[list(e.shape) for e in expected]}"
         )
     diff = max(float(np.max(np.abs(a - e))) for a, e in zip(actual, expected, strict=True))
+    if task == "feature-extraction":
+        cosines = row_cosines(actual[0], expected[0])
+        return {
+            "max_abs_diff": diff,
+            "min_cosine": float(np.min(cosines)),
+            "mean_cosine": float(np.mean(cosines)),
+            "neighbour_agreement": get_task(task).agreement(actual[0], expected[0]),
+        }
     target = expected[0].argmax(-1)
     top5 = np.argsort(-actual[0], axis=-1)[..., :5]
     return {
@@ -96,7 +111,13 @@ def compare(actual: list[np.ndarray], expected: list[np.ndarray]) -> dict[str, f
 
 def fp32_verdict(metrics: dict[str, float], tolerance: float) -> Outcome:
     """fp32 artifacts must match PyTorch within the architecture's tolerance (scaled with the logits, as
-    `edgeship export` scales it) with every argmax equal."""
+    `edgeship export` scales it) with every argmax equal; embeddings within the tolerance, every vector
+    at cosine >= 0.9999 to PyTorch's (as `edgeship export` requires)."""
+    if "min_cosine" in metrics:
+        text = f"max|Δ| {metrics['max_abs_diff']:.1e}, min cosine {metrics['min_cosine']:.6f}"
+        if metrics["max_abs_diff"] > tolerance or metrics["min_cosine"] < MIN_PARITY_COSINE:
+            return Outcome("fail", f"parity: {text} (tolerance {tolerance:g})", metrics)
+        return Outcome("pass", text, metrics)
     text = f"max|Δ| {metrics['max_abs_diff']:.1e}, argmax agreement {metrics['argmax_agreement']:.3f}"
     tolerance = scaled_tolerance(tolerance, np.asarray(metrics["largest_logit"]))
     if metrics["max_abs_diff"] > tolerance or metrics["argmax_agreement"] < 1.0:
@@ -108,8 +129,14 @@ def quantized_verdict(metrics: dict[str, float]) -> Outcome:
     """Quantized artifacts must run and keep the fp32 argmax on at least AGREEMENT_FLOOR of the outputs.
 
     Over a language model's vocabulary random weights give near-flat logits, where any rounding swaps
-    the top token; there the fp32 token must stay in the quantized top 5 instead.
+    the top token; there the fp32 token must stay in the quantized top 5 instead. Embeddings must keep
+    a mean cosine of at least EMBEDDING_COSINE_FLOOR to the fp32 vectors.
     """
+    if "mean_cosine" in metrics:
+        text = f"mean cosine {metrics['mean_cosine']:.4f}, top-10 neighbours {metrics['neighbour_agreement']:.3f}"
+        if metrics["mean_cosine"] < EMBEDDING_COSINE_FLOOR:
+            return Outcome("fail", f"accuracy: {text} (< {EMBEDDING_COSINE_FLOOR})", metrics)
+        return Outcome("pass", text, metrics)
     vocabulary = metrics["classes"] > VOCABULARY_CLASSES
     agreement = metrics["top5_agreement" if vocabulary else "argmax_agreement"]
     text = (

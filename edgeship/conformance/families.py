@@ -41,10 +41,16 @@ class Family:
     build: Callable[[Path], Subject]
     not_applicable: dict[str, str] = field(default_factory=dict)
     """Cells that do not apply, with the reason."""
+    task: str = "classification"
+    """What the model is exported for: a classifier (text or image, logits), or another task's id."""
 
 
 def _text(config: str, model: str, **options: Any) -> Callable[[Path], Subject]:
     return partial(hf_classifier, config, model, **options)
+
+
+def _embedder(config: str, model: str, **options: Any) -> Callable[[Path], Subject]:
+    return partial(hf_classifier, config, model, task="feature-extraction", **options)
 
 
 def _vision(config: str, model: str, **options: Any) -> Callable[[Path], Subject]:
@@ -88,6 +94,27 @@ FAMILIES: tuple[Family, ...] = (
             num_feedforward_networks=2,
             **TEXT,
         ),
+    ),
+    Family(
+        "bert-embed",
+        "BERT",
+        "transformers BertModel, 2 x 64, mean-pooled + L2-normalised in the graph",
+        _embedder("BertConfig", "BertModel", hidden_size=64, **TEXT),
+        task="feature-extraction",
+    ),
+    Family(
+        "distilbert-embed",
+        "DistilBERT",
+        "transformers DistilBertModel, 2 x 64, mean-pooled + L2-normalised in the graph",
+        _embedder("DistilBertConfig", "DistilBertModel", dim=64, n_layers=2, n_heads=4, hidden_dim=128),
+        task="feature-extraction",
+    ),
+    Family(
+        "xlm-roberta-embed",
+        "XLM-RoBERTa",
+        "transformers XLMRobertaModel, 2 x 64, mean-pooled + L2-normalised in the graph",
+        _embedder("XLMRobertaConfig", "XLMRobertaModel", hidden_size=64, **TEXT),
+        task="feature-extraction",
     ),
     Family(
         "albert",
@@ -289,6 +316,7 @@ FAMILIES: tuple[Family, ...] = (
     ),
 )
 FAMILY_NAMES: tuple[str, ...] = tuple(family.name for family in FAMILIES)
+TASK_NAMES: tuple[str, ...] = tuple(dict.fromkeys(family.task for family in FAMILIES))
 
 
 def get_family(name: str) -> Family:

@@ -25,6 +25,13 @@ def _title(name: str) -> str:
         return name
 
 
+def _task(name: str) -> str:
+    try:
+        return get_family(name).task
+    except EdgeshipError:
+        return "-"
+
+
 def _built_from(name: str) -> str:
     try:
         return get_family(name).built_from
@@ -36,15 +43,16 @@ def matrix_table(run: MatrixRun) -> Table:
     """Families as rows, cells as columns; failing cells carry their one-line reason."""
     table = Table(title=f"edgeship support matrix ({run.created[:10]})", show_lines=True)
     table.add_column("family", no_wrap=True)
+    table.add_column("task", no_wrap=True)
     for cell in run.cells:
         table.add_column(CELL_TITLES.get(cell, cell), max_width=36)
     for family in run.families:
-        row = [_title(family)]
+        row = [_title(family), _task(family)]
         for cell in run.cells:
             result = run.result(family, cell)
             row.append(_cell_text(result) if result else "-")
         table.add_row(*row)
-    table.add_row("[bold]pass rate[/bold]", *(f"[bold]{_rate(run, cell)}[/bold]" for cell in run.cells))
+    table.add_row("[bold]pass rate[/bold]", "", *(f"[bold]{_rate(run, cell)}[/bold]" for cell in run.cells))
     return table
 
 
@@ -61,7 +69,7 @@ def _escape(text: str) -> str:
 
 def matrix_markdown(run: MatrixRun) -> str:
     """docs/support-matrix.md: the table, pass rate per column, every non-pass reason, versions."""
-    headers = ["family", *(CELL_TITLES.get(cell, cell) for cell in run.cells)]
+    headers = ["family", "task", *(CELL_TITLES.get(cell, cell) for cell in run.cells)]
     lines = [
         "# Support matrix",
         "",
@@ -74,10 +82,11 @@ def matrix_markdown(run: MatrixRun) -> str:
         "ones: with random weights their top two logits nearly tie, and a quantized cell would measure ties.",
         "",
         "- **ONNX fp32 / TFLite fp32**: parity with PyTorch within the architecture's tolerance (times the "
-        "largest logit past 1), every argmax equal.",
+        "largest logit past 1), every argmax equal; embeddings (feature-extraction) within the tolerance "
+        "and every vector at cosine >= 0.9999 to PyTorch's.",
         "- **ONNX int8** (dynamic), **ONNX int4** (MatMulNBits, block 32), **TFLite int8** (dynamic range): the "
         "artifact runs and keeps PyTorch's argmax on at least 90% of outputs (language models: the fp32 "
-        "token in the top 5).",
+        "token in the top 5; embeddings: a mean cosine of at least 0.98 to PyTorch's vectors).",
         "- Long-input families run at 4,096 tokens and fail when per-head [heads, 4096, 4096] attention scores show "
         "that sparse or sliding attention fell back to full.",
         "",
@@ -96,8 +105,8 @@ def matrix_markdown(run: MatrixRun) -> str:
             else:
                 notes.append(f"{_title(family)} / {CELL_TITLES.get(cell, cell)}: {result.reason}")
                 cells.append(f"{result.status} [{len(notes)}]")
-        lines.append(f"| {_title(family)} | " + " | ".join(cells) + " |")
-    lines.append("| **pass rate** | " + " | ".join(f"**{_rate(run, cell)}**" for cell in run.cells) + " |")
+        lines.append(f"| {_title(family)} | {_task(family)} | " + " | ".join(cells) + " |")
+    lines.append("| **pass rate** | | " + " | ".join(f"**{_rate(run, cell)}**" for cell in run.cells) + " |")
     lines += ["", "## Reasons", ""]
     lines += [f"{index}. {note}" for index, note in enumerate(notes, start=1)] or ["None."]
     lines += ["", "## Models", ""]

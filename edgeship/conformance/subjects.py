@@ -11,7 +11,7 @@ import numpy as np
 from edgeship.conformance.trained import fine_tune, synthetic_images
 from edgeship.export.archs import arch_config
 from edgeship.sources.loading import LoadedModel, load_model
-from edgeship.tasks.base import sample_inputs
+from edgeship.tasks.base import get_task, sample_inputs
 
 VOCAB_SIZE = 1024
 NUM_LABELS = 10
@@ -42,6 +42,8 @@ class Subject:
     """Inputs to trace the ONNX graph with, shaped unlike the parity rows to prove the axes dynamic."""
     attention_length: int | None = None
     """Long-input families: per-head scores with two axes this long mean attention fell back to full."""
+    task: str = "text-classification"
+    """What the outputs are, hence how they are judged: logits, or (feature-extraction) embeddings."""
     reference: list[np.ndarray] = field(init=False)
     """PyTorch fp32 outputs for every parity row, as float64."""
 
@@ -105,9 +107,11 @@ def hf_classifier(
     *,
     text: bool = True,
     max_length: int = TEXT_LENGTH,
+    task: str | None = None,
     **config: Any,
 ) -> Subject:
-    """Save a random-init transformers classifier (and tokenizer) to disk and load it with load_model."""
+    """Save a random-init transformers model (and tokenizer) to disk and load it with load_model, as a
+    classifier or (`task`) for another task."""
     import torch
     import transformers
 
@@ -121,7 +125,7 @@ def hf_classifier(
     getattr(transformers, model_class)(model_config).save_pretrained(directory)
     if text:
         word_tokenizer(model_config.vocab_size).save_pretrained(directory)
-    return loaded_subject(load_model(str(directory)), max_length=max_length)
+    return loaded_subject(load_model(str(directory), task=task), max_length=max_length)
 
 
 def timm_classifier(name: str, workdir: Path) -> Subject:
@@ -154,9 +158,10 @@ def loaded_subject(loaded: LoadedModel, *, max_length: int) -> Subject:
     return Subject(
         module=loaded.logits_module(),
         input_names=list(loaded.input_names),
-        output_names=["logits"],
+        output_names=[get_task(loaded.task).output_name],
         inputs=inputs,
         tolerance=arch_config(loaded.model_type).tolerance,
         loaded=loaded,
         attention_length=max_length if long_input else None,
+        task=loaded.task,
     )
