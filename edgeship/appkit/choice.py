@@ -6,14 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgeship.appkit.artifacts import ArtifactKind
+from edgeship.appkit.heads import CLASSIFICATION, KitHead
 from edgeship.appkit.platforms import Platform
 from edgeship.bundle import Bundle
 from edgeship.errors import BundleError, EdgeshipError
 from edgeship.manifest import Benchmark, Manifest, Variant
 from edgeship.report.points import latest_benchmarks
-
-MIN_AGREEMENT = 0.99
-"""Without measured accuracy, a quantized variant qualifies when it agrees with fp32 this often."""
+from edgeship.tasks.base import Task, get_task
 
 
 @dataclass(frozen=True)
@@ -30,9 +29,11 @@ def choose_variant(
     platform: Platform,
     variant_id: str | None,
     max_accuracy_drop: float,
+    head: KitHead = CLASSIFICATION,
 ) -> Choice:
     """The named variant, or among those of a fitting format within `max_accuracy_drop` points of the most
-    accurate: the fastest on the platform's devices, else on any measured device, else the smallest."""
+    accurate: the fastest on the platform's devices, else on any measured device, else the smallest.
+    A point is 1/100 of the task's metric: 1% of accuracy, 0.01 of a correlation (as `quantize` counts)."""
     if variant_id:
         [variant] = bundle.select_variants([variant_id])
         if not kind.carries(variant):
@@ -48,7 +49,8 @@ def choose_variant(
     fitting = [v for v in bundle.manifest.variants if kind.carries(v)]
     if not fitting:
         raise _nothing_fits(bundle, kind, platform)
-    qualified, budget = _within_budget(fitting, max_accuracy_drop)
+    task = get_task(bundle.manifest.source.task)
+    qualified, budget = _within_budget(fitting, max_accuracy_drop, task, head)
     device, latency = _platform_latency(bundle.manifest, platform, qualified)
     measured = [v for v in qualified if v.id in latency]
     if measured:
@@ -61,26 +63,40 @@ def choose_variant(
         chosen = min(qualified, key=lambda v: v.bytes)
         speed = "the smallest (no benchmark of these variants yet"
         speed += f"; `edgeship bench --device {'browser' if platform.device_arch == 'browser' else 'NAME'}`)"
-    accuracy = f"accuracy {chosen.accuracy:.1%}, " if chosen.accuracy is not None else ""
+    accuracy = f"{task.metric} {_shown(task, chosen.accuracy)}, " if chosen.accuracy is not None else ""
     return Choice(
         chosen, f"{chosen.id} ({accuracy}{chosen.bytes / 1e6:.1f} MB) is {speed} among the variants {budget}."
     )
 
 
-def _within_budget(fitting: list[Variant], max_accuracy_drop: float) -> tuple[list[Variant], str]:
+def _within_budget(
+    fitting: list[Variant], max_accuracy_drop: float, task: Task, head: KitHead
+) -> tuple[list[Variant], str]:
     """Variants within the accuracy budget of the best one, and the budget in words."""
     scored = [v for v in fitting if v.accuracy is not None]
     if scored:
         best = max(v.accuracy for v in scored if v.accuracy is not None)
         floor = best - max_accuracy_drop / 100 - 1e-9
         within = [v for v in scored if v.accuracy is not None and v.accuracy >= floor]
-        return within, f"within {max_accuracy_drop:g} point(s) of the best accuracy ({best:.1%})"
-    within = [
-        v
-        for v in fitting
-        if v.source_variant is None or (v.parity is not None and v.parity.argmax_agreement >= MIN_AGREEMENT)
-    ]
-    return within, f"with no accuracy measured: fp32 or agreeing with it on >= {MIN_AGREEMENT:.0%} of inputs"
+        points = "" if task.metric_in_percent else f" ({max_accuracy_drop / 100:g} {task.metric})"
+        return within, (
+            f"within {max_accuracy_drop:g} point(s){points} of the best {task.metric} ({_shown(task, best)})"
+        )
+    within = [v for v in fitting if v.source_variant is None or _agrees(v, head)]
+    return within, f"with no {task.metric} measured: fp32 or {head.agreement_words}"
+
+
+def _agrees(variant: Variant, head: KitHead) -> bool:
+    """Whether a quantized variant's parity meets the head's agreement (and cosine) floor."""
+    parity = variant.parity
+    if parity is None or parity.argmax_agreement < head.min_agreement:
+        return False
+    return head.min_cosine is None or (parity.cosine is not None and parity.cosine >= head.min_cosine)
+
+
+def _shown(task: Task, value: float) -> str:
+    """A metric value in the choice's sentence: 87.5% (accuracy) or 0.504 (a correlation)."""
+    return f"{value:.1%}" if task.metric_in_percent else f"{value:.3f}"
 
 
 def _platform_latency(

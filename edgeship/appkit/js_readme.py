@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from edgeship.appkit.heads import HEADS
+
 SCREENSHOT = "screenshot.png"
 """The page in headless Chromium, classifying a sample: `edgeship app` takes it when Chromium is here."""
 
@@ -23,11 +25,19 @@ def _steps(metadata: dict[str, Any]) -> str:
             f"{preprocessing['image_size']}, scale to [0, 1], subtract mean {preprocessing['mean']}, divide by "
             f"std {preprocessing['std']}, NCHW float32 (`kit-core.js`, `pixelsToInput`)."
         )
+    head = HEADS[metadata["task"]]
+    if not head.labels_file:
+        return f"{first}\n{head.steps(metadata)}"
     labels = ", ".join(metadata["labels"])
     return (
         f"{first}\n2. Run the model; output `{metadata['postprocessing']['output']}` holds one logit per label.\n"
         f"3. Softmax; label *i* is line *i* of labels.txt ({labels})."
     )
+
+
+def _embeds(metadata: dict[str, Any]) -> bool:
+    """Whether the kit's model gives embeddings (feature-extraction) rather than label scores."""
+    return not HEADS[metadata["task"]].labels_file
 
 
 def _header(platform: str, metadata: dict[str, Any]) -> str:
@@ -48,13 +58,27 @@ def web_readme(artifact: str, metadata: dict[str, Any], screenshot: bool) -> str
         if screenshot
         else ""
     )
+    if _embeds(metadata):
+        page = (
+            "- `index.html`: a semantic-search demo: it embeds a query and a few sentences (one per line, edit\n"
+            "  them) and shows the sentences ranked by cosine similarity, with the in-browser latency.\n"
+            "- `src/edgeship-web.js`: `loadKit()` returns an embedder (`embedText` -> a unit vector, `search` ->\n"
+            f"  texts ranked by cosine); it runs the model with {runtime} on WebAssembly. `src/kit-core.js`: the\n"
+            "  pre-processing, `cosine` and the ranking."
+        )
+    else:
+        page = (
+            "- `index.html`: a page that classifies "
+            f"{'typed text' if metadata['preprocessing']['kind'] == 'text' else 'a chosen image'}\n"
+            "  and shows the label, every label's probability and the in-browser latency.\n"
+            "- `src/edgeship-web.js`: `loadKit()` returns a classifier (`classifyText`, `classifyPixels`); it runs "
+            f"the\n  model with {runtime} on WebAssembly. `src/kit-core.js`: the pre- and post-processing."
+        )
+    labels = "" if _embeds(metadata) else ", `labels.txt`"
     return f"""{_header("the web", metadata)}{picture}
 
-- `index.html`: a page that classifies {"typed text" if metadata["preprocessing"]["kind"] == "text" else "a chosen image"}
-  and shows the label, every label's probability and the in-browser latency.
-- `src/edgeship-web.js`: `loadKit()` returns a classifier (`classifyText`, `classifyPixels`); it runs the
-  model with {runtime} on WebAssembly. `src/kit-core.js`: the pre- and post-processing.
-- `model/`: {files}, `metadata.json`, `labels.txt`{", `tokenizer.json`, `tokenizer_config.json`" if metadata["preprocessing"]["kind"] == "text" else ""}.
+{page}
+- `model/`: {files}, `metadata.json`{labels}{", `tokenizer.json`, `tokenizer_config.json`" if metadata["preprocessing"]["kind"] == "text" else ""}.
 - `reference_client.py`: the same steps in Python, to check the page's numbers.
 
 ## Run it
@@ -79,11 +103,28 @@ def react_native_readme(artifact: str, metadata: dict[str, Any], screenshot: boo
     tokenizer = (
         ", `tokenizer.json`, `tokenizer_config.json`" if metadata["preprocessing"]["kind"] == "text" else ""
     )
+    if _embeds(metadata):
+        module, create, what = "EdgeshipEmbedder", "createEmbedder", "an embedder (`embedText`, `search`)"
+        use = (
+            'const { embedding, ms } = await embedder.embedText("a wonderful film"); // unit vector\n'
+            'const ranked = await embedder.search("a question", ["a text", "another text"]); // best first'
+        )
+        labels, images = "", ""
+    else:
+        module, create, what = (
+            "EdgeshipClassifier",
+            "createClassifier",
+            "a classifier (`classifyText`, `classifyPixels`)",
+        )
+        use = 'const { label, scores, ms } = await classifier.classifyText("a wonderful film");'
+        labels = ", `labels.txt`"
+        images = "For images, pass RGBA bytes already resized and cropped to the model's size to `classifyPixels`.\n"
+    name = "embedder" if _embeds(metadata) else "classifier"
     return f"""{_header("React Native", metadata)}
-- `src/EdgeshipClassifier.js`: `createClassifier({{modelPath, metadata, tokenizerJson, tokenizerConfig}})`
-  returns a classifier (`classifyText`, `classifyPixels`) on `onnxruntime-react-native`.
+- `src/{module}.js`: `{create}({{modelPath, metadata, tokenizerJson, tokenizerConfig}})`
+  returns {what} on `onnxruntime-react-native`.
   `src/kit-core.js`: the pre- and post-processing (shared with the web kit).
-- `assets/`: `{model_file}`, `metadata.json`, `labels.txt`{tokenizer}.
+- `assets/`: `{model_file}`, `metadata.json`{labels}{tokenizer}.
 - `reference_client.py`: the same steps in Python, to check the app's numbers.
 
 ## Install
@@ -99,18 +140,17 @@ Metro must bundle the model as an asset: in metro.config.js, `config.resolver.as
 
 ```js
 import {{ Asset }} from "expo-asset";
-import {{ createClassifier }} from "./edgeship-kit/src/EdgeshipClassifier";
+import {{ {create} }} from "./edgeship-kit/src/{module}";
 const [model] = await Asset.loadAsync(require("./edgeship-kit/assets/{model_file}"));
-const classifier = await createClassifier({{
+const {name} = await {create}({{
   modelPath: model.localUri,
   metadata: require("./edgeship-kit/assets/metadata.json"),
   tokenizerJson: require("./edgeship-kit/assets/tokenizer.json"),
   tokenizerConfig: require("./edgeship-kit/assets/tokenizer_config.json"),
 }});
-const {{ label, scores, ms }} = await classifier.classifyText("a wonderful film");
+{use}
 ```
-For images, pass RGBA bytes already resized and cropped to the model's size to `classifyPixels`.
-The same module runs under Node.js with `onnxruntime-node` (same API); edgeship's tests run it that way.
+{images}The same module runs under Node.js with `onnxruntime-node` (same API); edgeship's tests run it that way.
 
 ## Steps (all read from assets/metadata.json)
 {_steps(metadata)}

@@ -14,6 +14,7 @@ from typing import Any
 
 from edgeship.appkit.artifacts import ARTIFACTS, artifact_tensors
 from edgeship.appkit.choice import Choice, choose_variant
+from edgeship.appkit.heads import KitHead, kit_head
 from edgeship.appkit.metadata import KIT_SCHEMA, kit_metadata
 from edgeship.appkit.platforms import PLATFORMS, Platform
 from edgeship.appkit.readme import kit_readme
@@ -66,7 +67,8 @@ def write_app_kit(
         )
     kind = ARTIFACTS[kind_name]
     bundle = Bundle.open(bundle_dir)
-    choice = choose_variant(bundle, kind, target, variant_id, max_accuracy_drop)
+    head = kit_head(bundle.manifest)
+    choice = choose_variant(bundle, kind, target, variant_id, max_accuracy_drop, head)
     variant = choice.variant
     source = bundle.verified_file(variant)
     open_session(source, variant.format)  # a corrupt file fails here, named, before the kit is built
@@ -81,7 +83,7 @@ def write_app_kit(
             f"cannot write to '{app_dir}': {exc.strerror or exc}", hint="choose a writable --out"
         ) from exc
     try:
-        metadata = _fill(staging, bundle, target, kind_name, choice, source)
+        metadata = _fill(staging, bundle, target, kind_name, choice, source, head)
         if target.name == "web":
             notes += check_page_in_chromium(staging, variant)
         readme = kit_readme(target, kind_name, metadata, screenshot=(staging / SCREENSHOT).is_file())
@@ -130,7 +132,7 @@ def _refuse_foreign_files(kit_dir: Path, force: bool) -> None:
 
 
 def _fill(
-    kit: Path, bundle: Bundle, platform: Platform, kind_name: str, choice: Choice, source: Path
+    kit: Path, bundle: Bundle, platform: Platform, kind_name: str, choice: Choice, source: Path, head: KitHead
 ) -> dict[str, Any]:
     """Write the kit's model, metadata and code into `kit` (all but its README); returns the metadata."""
     kind, variant = ARTIFACTS[kind_name], choice.variant
@@ -146,6 +148,7 @@ def _fill(
             f"{source} cannot be read as a {variant.format} model: {str(exc).strip()[:200] or type(exc).__name__}",
             hint="the file is corrupt or truncated; re-run the step that produced it",
         ) from exc
+    head.check_output(outputs[0], variant.id)
     manifest = bundle.manifest
     tokenizer = None
     if isinstance(manifest.preprocessing, TextPreprocessing):
@@ -155,18 +158,32 @@ def _fill(
         if platform.tokenizer_files:
             for name in TOKENIZER_FILES:
                 shutil.copyfile(tokenizer_dir / name, assets / name)
-    (assets / "labels.txt").write_text("\n".join(manifest.source.labels) + "\n", encoding="utf-8")
-    metadata = kit_metadata(manifest, variant, kind, model_files, inputs, outputs, tokenizer)
+    if head.labels_file:
+        (assets / "labels.txt").write_text("\n".join(manifest.source.labels) + "\n", encoding="utf-8")
+    metadata = kit_metadata(manifest, variant, kind, model_files, inputs, outputs, tokenizer, head)
     metadata["model"]["chosen_because"] = choice.reason
     (assets / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
     templates = resources.files("edgeship.appkit") / "templates"
     code = kit / platform.code_dir
     code.mkdir(parents=True)
-    for template in platform.code_files(kind_name, manifest.preprocessing.kind):
+    for template in platform.code_files(kind_name, manifest.preprocessing.kind, head):
         _copy_template(templates, template, code)
     for template in (*platform.root_files, "reference_client.py"):
         _copy_template(templates, template, kit)
+    _point_package_at(
+        kit / "package.json", f"{platform.code_dir}/{platform.sample(kind_name, head).rsplit('/', 1)[-1]}"
+    )
     return metadata
+
+
+def _point_package_at(package: Path, module: str) -> None:
+    """A JavaScript kit's package.json with `main`: it names the module the kit ships (classifier or embedder)."""
+    if not package.is_file():
+        return
+    fields = json.loads(package.read_text(encoding="utf-8"))
+    if "main" in fields and fields["main"] != module:
+        fields["main"] = module
+        package.write_text(json.dumps(fields, indent=2) + "\n", encoding="utf-8")
 
 
 def _written_before_records(kit_dir: Path) -> bool:

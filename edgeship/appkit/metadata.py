@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from edgeship.appkit.artifacts import ArtifactKind
+from edgeship.appkit.heads import KitHead
 from edgeship.manifest import ImagePreprocessing, Manifest, TextPreprocessing, Variant
+from edgeship.tasks.base import get_task
 
 KIT_SCHEMA = "edgeship-app-kit/1"
 
@@ -26,6 +28,7 @@ def kit_metadata(
     inputs: list[dict[str, Any]],
     outputs: list[dict[str, Any]],
     tokenizer: dict[str, Any] | None,
+    head: KitHead,
 ) -> dict[str, Any]:
     """The metadata dict; dynamic input dimensions are resolved to the shape the app feeds."""
     shape = feed_shape(manifest)
@@ -35,7 +38,7 @@ def kit_metadata(
         ]
     for spec in outputs:
         spec["shape"] = [1 if given is None else given for given in spec["shape"]]
-    return {
+    metadata = {
         "schema": KIT_SCHEMA,
         "model": {
             "file": files[0],
@@ -47,6 +50,7 @@ def kit_metadata(
             "source": manifest.source.model,
             "architecture": manifest.source.architecture,
             "accuracy": variant.accuracy,
+            "metric": get_task(manifest.source.task).metric,
         },
         "task": manifest.source.task,
         "inputs": inputs,
@@ -54,12 +58,11 @@ def kit_metadata(
         "labels": manifest.source.labels,
         "labels_file": "labels.txt",
         "preprocessing": _preprocessing(manifest, tokenizer),
-        "postprocessing": {
-            "output": outputs[0]["name"],
-            "activation": "softmax",
-            "top_k": len(manifest.source.labels),
-        },
+        "postprocessing": head.postprocessing(manifest, outputs[0]),
     }
+    if not head.labels_file:
+        del metadata["labels_file"]
+    return metadata
 
 
 def _preprocessing(manifest: Manifest, tokenizer: dict[str, Any] | None) -> dict[str, Any]:

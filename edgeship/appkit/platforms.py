@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edgeship.appkit.heads import KitHead
+
 
 @dataclass(frozen=True)
 class Platform:
@@ -14,6 +16,8 @@ class Platform:
     code_dir: str
     classifier: dict[str, str]
     """artifact kind -> the sample classifier for that runtime (relative to templates/); the default first."""
+    embedder: dict[str, str]
+    """artifact kind -> the sample embedder (feature-extraction kits), same keys as `classifier`."""
     common: tuple[str, ...]
     text: tuple[str, ...]
     image: tuple[str, ...]
@@ -36,9 +40,17 @@ class Platform:
         """The artifact a kit gets without --artifact."""
         return self.artifacts[0]
 
-    def code_files(self, artifact: str, task_kind: str) -> list[str]:
+    def sample(self, artifact: str, head: KitHead) -> str:
+        """The sample class (relative to templates/) that runs `artifact` and reads `head`'s output."""
+        return (self.embedder if head.kind == "embedding" else self.classifier)[artifact]
+
+    def code_files(self, artifact: str, task_kind: str, head: KitHead) -> list[str]:
         """The template files (relative to templates/) this kit copies into its code folder."""
-        return [self.classifier[artifact], *self.common, *(self.text if task_kind == "text" else self.image)]
+        return [
+            self.sample(artifact, head),
+            *self.common,
+            *(self.text if task_kind == "text" else self.image),
+        ]
 
 
 PLATFORMS: dict[str, Platform] = {
@@ -47,6 +59,7 @@ PLATFORMS: dict[str, Platform] = {
         assets_dir="assets",
         code_dir="java/dev/edgeship/kit",
         classifier={"tflite": "android/LiteRtClassifier.kt", "ort": "android/OrtClassifier.kt"},
+        embedder={"tflite": "android/LiteRtEmbedder.kt", "ort": "android/OrtEmbedder.kt"},
         common=("android/KitMetadata.kt",),
         text=("android/WordPieceTokenizer.java",),
         image=("android/ImagePreprocessor.kt",),
@@ -61,6 +74,7 @@ PLATFORMS: dict[str, Platform] = {
         assets_dir="Resources",
         code_dir="Sources",
         classifier={"ort": "ios/OrtClassifier.swift", "tflite": "ios/LiteRtClassifier.swift"},
+        embedder={"ort": "ios/OrtEmbedder.swift", "tflite": "ios/LiteRtEmbedder.swift"},
         common=("ios/KitMetadata.swift",),
         text=("ios/WordPieceTokenizer.swift",),
         image=("ios/ImagePreprocessor.swift",),
@@ -75,6 +89,7 @@ PLATFORMS: dict[str, Platform] = {
         assets_dir="model",
         code_dir="src",
         classifier={"onnx": "web/edgeship-web.js", "tflite": "web/edgeship-web.js"},
+        embedder={"onnx": "web/edgeship-web.js", "tflite": "web/edgeship-web.js"},
         common=("js/kit-core.js",),
         text=(),
         image=(),
@@ -94,6 +109,7 @@ PLATFORMS: dict[str, Platform] = {
             "ort": "react-native/EdgeshipClassifier.js",
             "onnx": "react-native/EdgeshipClassifier.js",
         },
+        embedder={"ort": "react-native/EdgeshipEmbedder.js", "onnx": "react-native/EdgeshipEmbedder.js"},
         common=("js/kit-core.js",),
         text=(),
         image=(),

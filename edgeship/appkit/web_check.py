@@ -56,6 +56,8 @@ def check_runs_in_browser_runtime(source: Path, variant: Variant, platform: Plat
 
 
 SAMPLE_TEXT = "A small model, running in this browser tab."
+SAMPLE_QUERY = "Can a machine learning model run in the browser?"
+"""What the check searches for in an embedding kit's page (its sentences are the page's own)."""
 
 
 def check_page_in_chromium(kit: Path, variant: Variant) -> list[str]:
@@ -103,10 +105,15 @@ def _result_or_error(driver: Any, runs: int) -> str | None:
 
 
 def _classify_sample(driver: Any) -> None:
-    """One sample through the page's own form: a sentence, or a colour-gradient image."""
+    """One sample through the page's own form: a sentence (a query for an embedding kit), or a colour-gradient
+    image."""
     with tempfile.TemporaryDirectory(prefix="edgeship-sample-") as folder:
         if driver.execute_script("return window.edgeshipKit.metadata.preprocessing.kind") == "text":
-            driver.execute_script("document.getElementById('text').value = arguments[0]", SAMPLE_TEXT)
+            embeds = (
+                driver.execute_script("return window.edgeshipKit.metadata.postprocessing.kind") == "embedding"
+            )
+            text = SAMPLE_QUERY if embeds else SAMPLE_TEXT
+            driver.execute_script("document.getElementById('text').value = arguments[0]", text)
         else:
             sample = Path(folder) / "sample.png"
             _gradient_image(driver, sample)

@@ -49,3 +49,29 @@ def load_client(kit_dir: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def embedding_bundle(tmp_path_factory: pytest.TempPathFactory, tokenizer_dir: Path) -> Path:
+    """A 2-layer BertModel sentence encoder (random weights, mean-pooled): ONNX fp32 and int8 with Spearman
+    on lee, TFLite fp32."""
+    import transformers
+
+    from tests.conftest import _save_text_model
+
+    config = transformers.BertConfig(
+        vocab_size=30522, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128
+    )
+    model_dir = _save_text_model(
+        transformers.BertModel, config, tokenizer_dir, tmp_path_factory.mktemp("models") / "tiny-encoder"
+    )
+    out = tmp_path_factory.mktemp("appkit") / "encoder"
+    export = ["export", str(model_dir), "--task", "feature-extraction", "--out", str(out)]
+    for args in (
+        [*export, "--max-length", str(MAX_LENGTH)],
+        [*export, "--max-length", str(MAX_LENGTH), "--format", "tflite"],
+        ["quantize", str(out), "--scheme", "int8-dynamic", "--eval-data", "lee"],
+    ):
+        result = run_cli(*args)
+        assert result.returncode == 0, result.stderr
+    return out

@@ -1,11 +1,14 @@
 """Reference client for this kit: the app's steps in Python, to check an app's numbers against.
 
 Reads metadata.json, preprocesses (WordPiece tokenizer or image normalisation, as the Kotlin/Swift code
-does), runs the model with onnxruntime (.ort) or ai-edge-litert (.tflite), and applies softmax and labels.
+does), runs the model with onnxruntime (.ort) or ai-edge-litert (.tflite), and applies softmax and labels
+(a classifier) or returns the unit-length embedding (a feature-extraction kit: cosine = dot product).
 Needs only numpy and the one runtime (plus Pillow for images); nothing of edgeship.
 
     python reference_client.py KIT_DIR "a text to classify" ...
     python reference_client.py KIT_DIR --image photo.jpg
+    python reference_client.py KIT_DIR "a text to embed" ...            (embedding kit: the vectors)
+    python reference_client.py KIT_DIR --query "a question" "text" ...  (embedding kit: texts ranked)
 """
 
 from __future__ import annotations
@@ -163,7 +166,12 @@ class Client:
     def __init__(self, kit_dir: Path) -> None:
         self.assets = find_assets(kit_dir)
         self.metadata = json.loads((self.assets / "metadata.json").read_text(encoding="utf-8"))
-        self.labels = (self.assets / self.metadata["labels_file"]).read_text(encoding="utf-8").splitlines()
+        self.embeds = self.metadata["postprocessing"].get("kind") == "embedding"
+        """Whether the model returns a sentence embedding (feature-extraction) rather than label scores."""
+        labels_file = self.metadata.get("labels_file")
+        self.labels = (
+            (self.assets / labels_file).read_text(encoding="utf-8").splitlines() if labels_file else []
+        )
         preprocessing = self.metadata["preprocessing"]
         self.tokenizer = None
         if preprocessing["kind"] == "text":
@@ -199,6 +207,10 @@ class Client:
 
     def classify(self, feeds: dict[str, np.ndarray]) -> dict[str, Any]:
         """Logits, softmax probabilities and the best label."""
+        if self.embeds:
+            raise ValueError(
+                "this kit's model returns a sentence embedding, not label scores: use embed_text() or search()"
+            )
         logits = self.logits(feeds)
         shifted = np.exp(logits - logits.max())
         probabilities = shifted / shifted.sum()
@@ -208,14 +220,58 @@ class Client:
             "logits": [float(value) for value in logits],
         }
 
+    def embed(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """The embedding for one input: postprocessing.dimension floats of length 1 (pooled in the model)."""
+        if not self.embeds:
+            raise ValueError(
+                "this kit's model classifies (label scores), it gives no embedding: use classify()"
+            )
+        return self.logits(feeds)
+
+    def embed_text(self, text: str) -> np.ndarray:
+        """The embedding of one text."""
+        return self.embed(self.inputs_for_text(text))
+
+    def search(self, query: str, texts: list[str]) -> list[dict[str, Any]]:
+        """`texts` ranked by cosine similarity to `query`, most similar first: [{text, score}]."""
+        if not texts:
+            raise ValueError("search needs at least one text to rank against the query")
+        asked = self.embed_text(query)
+        scored = [{"text": text, "score": cosine(asked, self.embed_text(text))} for text in texts]
+        return sorted(scored, key=lambda row: -row["score"])
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two vectors (the kit's embeddings have length 1: their dot product)."""
+    a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(a64 @ b64 / max(float(np.linalg.norm(a64) * np.linalg.norm(b64)), 1e-12))
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("kit", type=Path, help="The kit folder (app/android or app/ios).")
-    parser.add_argument("texts", nargs="*", help="Texts to classify.")
+    parser.add_argument("texts", nargs="*", help="Texts to classify (or embed, or rank with --query).")
     parser.add_argument("--image", type=Path, action="append", default=[], help="Image to classify.")
-    args = parser.parse_args()
+    parser.add_argument("--query", help="Embedding kits: rank the texts by cosine similarity to this one.")
+    args = parser.parse_intermixed_args()
     client = Client(args.kit)
+    if args.image and client.tokenizer is not None:
+        parser.error("--image: this kit's model takes text; pass texts instead")
+    if args.query is not None and not client.embeds:
+        parser.error(
+            "--query ranks texts by similarity, which needs an embedding (feature-extraction) kit; "
+            "this kit classifies: pass the texts alone"
+        )
+    if client.embeds:
+        if args.query is not None:
+            if not args.texts:
+                parser.error("--query needs texts to rank: reference_client.py KIT --query Q TEXT [TEXT ...]")
+            for rank, row in enumerate(client.search(args.query, args.texts), start=1):
+                print(json.dumps({"query": args.query, "rank": rank, **row}))
+            return
+        for text in args.texts:
+            print(json.dumps({"text": text, "embedding": [float(v) for v in client.embed_text(text)]}))
+        return
     for text in args.texts:
         print(json.dumps({"text": text, **client.classify(client.inputs_for_text(text))}))
     for image in args.image:

@@ -3,6 +3,7 @@ package dev.edgeship.kit
 import android.content.res.AssetManager
 import org.json.JSONObject
 import kotlin.math.exp
+import kotlin.math.sqrt
 
 /** One model input as metadata.json describes it: the name to feed, its dtype and the shape fed. */
 data class InputSpec(val name: String, val index: Int, val dtype: String, val shape: IntArray)
@@ -10,12 +11,33 @@ data class InputSpec(val name: String, val index: Int, val dtype: String, val sh
 /** A label with its softmax probability. */
 data class Prediction(val label: String, val probability: Float)
 
+/** A text with its cosine similarity to a query (embedding kits). */
+data class Match(val text: String, val score: Float)
+
+/** Cosine similarity of two embeddings; the kit's embeddings have length 1, so it equals their dot product. */
+fun cosine(a: FloatArray, b: FloatArray): Float {
+    require(a.size == b.size) { "cosine of vectors of ${a.size} and ${b.size} floats" }
+    var dot = 0.0
+    var aa = 0.0
+    var bb = 0.0
+    for (i in a.indices) {
+        dot += a[i] * b[i]
+        aa += a[i] * a[i]
+        bb += b[i] * b[i]
+    }
+    return (dot / maxOf(sqrt(aa * bb), 1e-12)).toFloat()
+}
+
 /** metadata.json, read from the app's assets (folder [dir]). */
 class KitMetadata(val json: JSONObject, val dir: String) {
     val modelFile: String = json.getJSONObject("model").getString("file")
     val preprocessing: JSONObject = json.getJSONObject("preprocessing")
     val isText: Boolean = preprocessing.getString("kind") == "text"
     val outputName: String = json.getJSONObject("postprocessing").getString("output")
+    /** Whether the model returns a sentence embedding (feature-extraction kits) rather than logits. */
+    val isEmbedding: Boolean = json.getJSONObject("postprocessing").optString("kind") == "embedding"
+    /** Embedding kits: the length of the output vector (postprocessing.dimension); 0 for classifiers. */
+    val embeddingSize: Int = json.getJSONObject("postprocessing").optInt("dimension", 0)
     val labels: List<String> = json.getJSONArray("labels").let { array -> List(array.length()) { array.getString(it) } }
     val inputs: List<InputSpec> = json.getJSONArray("inputs").let { array ->
         List(array.length()) { i ->

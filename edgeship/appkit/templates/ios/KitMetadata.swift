@@ -1,10 +1,27 @@
 import Foundation
 
+/// Cosine similarity of two embeddings; the kit's embeddings have length 1, so it equals their dot product.
+func cosine(_ a: [Float], _ b: [Float]) -> Float {
+    precondition(a.count == b.count, "cosine of vectors of \(a.count) and \(b.count) floats")
+    var dot: Double = 0, aa: Double = 0, bb: Double = 0
+    for i in a.indices {
+        dot += Double(a[i]) * Double(b[i])
+        aa += Double(a[i]) * Double(a[i])
+        bb += Double(b[i]) * Double(b[i])
+    }
+    return Float(dot / max((aa * bb).squareRoot(), 1e-12))
+}
+
 /// metadata.json, decoded; the kit's Resources/ files must be in the app bundle.
 struct KitMetadata: Decodable {
     struct Model: Decodable { let file: String; let format: String; let variant: String }
     struct Input: Decodable { let name: String; let index: Int; let dtype: String; let shape: [Int] }
-    struct Postprocessing: Decodable { let output: String }
+    struct Postprocessing: Decodable {
+        let output: String
+        /// "embedding" for feature-extraction kits (absent for classifiers); `dimension`: the vector's length.
+        let kind: String?
+        let dimension: Int?
+    }
     struct Preprocessing: Decodable {
         let kind: String
         // text

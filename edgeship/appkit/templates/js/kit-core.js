@@ -106,6 +106,66 @@ export class Classifier {
   }
 }
 
+/** Cosine similarity of two vectors (the kit's embeddings have length 1, so this is their dot product). */
+export function cosine(a, b) {
+  if (a.length !== b.length) throw new Error(`cosine of vectors of ${a.length} and ${b.length} floats`);
+  let dot = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return dot / Math.max(Math.sqrt(aa * bb), 1e-12);
+}
+
+/** The embedder every feature-extraction kit exposes: embedText -> {embedding, ms}; search ranks texts. */
+export class Embedder {
+  constructor(run, metadata, textEncoder) {
+    this.run = run;
+    this.metadata = metadata;
+    this.textEncoder = textEncoder;
+  }
+
+  /** The text's embedding: a unit-length Float32Array of postprocessing.dimension floats. */
+  async embedText(text) {
+    if (!this.textEncoder) throw new Error("this kit's model takes images, not text");
+    const feeds = feedsFor(this.metadata, this.textEncoder.encode(text));
+    const start = now();
+    const output = await this.run(feeds);
+    const ms = now() - start;
+    const { dimension } = this.metadata.postprocessing;
+    if (output.length !== dimension) throw new Error(`the model gave ${output.length} floats, not ${dimension}`);
+    return { embedding: Float32Array.from(output), ms };
+  }
+
+  /** `texts` ranked by cosine similarity to `query`, most similar first: {query, results: [{text, score}], ms}. */
+  async search(query, texts) {
+    if (!texts.length) throw new Error("search needs at least one text to rank against the query");
+    const asked = await this.embedText(query);
+    let ms = asked.ms;
+    const results = [];
+    for (const text of texts) {
+      const { embedding, ms: took } = await this.embedText(text);
+      ms += took;
+      results.push({ text, score: cosine(asked.embedding, embedding) });
+    }
+    results.sort((a, b) => b.score - a.score);
+    return { query: asked.embedding, results, ms };
+  }
+
+  classifyText() {
+    throw new Error("this kit's model returns sentence embeddings, not labels: use embedText(text) or search(query, texts)");
+  }
+}
+
+/** The kit's model object for metadata.postprocessing.kind: a Classifier or an Embedder. */
+export function kitModel(run, metadata, textEncoder) {
+  const Kind = metadata.postprocessing.kind === "embedding" ? Embedder : Classifier;
+  return new Kind(run, metadata, textEncoder);
+}
+
 function now() {
   return typeof performance !== "undefined" ? performance.now() : Date.now();
 }

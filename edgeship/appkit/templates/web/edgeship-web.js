@@ -1,6 +1,6 @@
-// The web kit: loads model/ (metadata.json, the model, tokenizer.json) and classifies text or images in
-// the browser with onnxruntime-web (ONNX) or LiteRT.js (TFLite), both on WebAssembly.
-import { Classifier, TextFeeds, resizeAndCrop } from "./kit-core.js";
+// The web kit: loads model/ (metadata.json, the model, tokenizer.json) and classifies (or embeds) text or
+// images in the browser with onnxruntime-web (ONNX) or LiteRT.js (TFLite), both on WebAssembly.
+import { TextFeeds, kitModel, resizeAndCrop } from "./kit-core.js";
 
 /** Settings the page can change: where the runtimes' .wasm files are served from. */
 export const RUNTIME_FILES = {
@@ -8,7 +8,10 @@ export const RUNTIME_FILES = {
   litert: new URL("../node_modules/@litertjs/core/wasm/", import.meta.url).href,
 };
 
-/** Load the kit in `modelDir` (a URL); resolves to a Classifier with a `runtime` description. */
+/**
+ * Load the kit in `modelDir` (a URL); resolves to a Classifier (classifyText, classifyPixels) or, for a
+ * feature-extraction kit, an Embedder (embedText, search), with a `runtime` description.
+ */
 export async function loadKit(modelDir = new URL("../model/", import.meta.url).href) {
   const metadata = await fetchJson(new URL("metadata.json", modelDir));
   let textFeeds = null;
@@ -21,9 +24,9 @@ export async function loadKit(modelDir = new URL("../model/", import.meta.url).h
   }
   const model = await openModel(new URL(metadata.model.file, modelDir).href, metadata.model.format);
   const output = metadata.postprocessing.output;
-  const classifier = new Classifier(async (feeds) => (await model.run(feeds))[output], metadata, textFeeds);
-  classifier.runtime = model.runtime;
-  return classifier;
+  const kit = kitModel(async (feeds) => (await model.run(feeds))[output], metadata, textFeeds);
+  kit.runtime = model.runtime;
+  return kit;
 }
 
 /**
