@@ -59,8 +59,12 @@ class AccuracyBudget:
         return drop_ok and (self.min_agreement is None or agreement >= self.min_agreement)
 
     def describe(self, accuracy: float, agreement: float) -> str:
+        """The score, its drop in points (hundredths: of a Spearman too) and the agreement with fp32."""
         drop = (self.source_accuracy - accuracy) * 100
-        return f"accuracy {accuracy:.2%} (drop {drop:.2f} points), agreement with fp32 {agreement:.4f}"
+        return (
+            f"{self.task.metric} {self.task.format_score(accuracy)} (drop {drop:.2f} points), agreement with "
+            f"fp32 {agreement:.4f}"
+        )
 
 
 def run_quantize(step: QuantizeStep) -> list[Variant]:
@@ -275,7 +279,9 @@ def _fall_back(
             return candidate, scores
         tried.append((count, scores))
     limits = (
-        [f"within {budget.max_drop_points} accuracy points"] if budget.max_drop_points is not None else []
+        [f"within {budget.max_drop_points} {budget.task.metric} points"]
+        if budget.max_drop_points is not None
+        else []
     )
     limits += [f"at {budget.min_agreement} agreement"] if budget.min_agreement is not None else []
     if not tried:
