@@ -150,9 +150,18 @@ def load_lee() -> SimilarityExamples:
     return read_lee()
 
 
+def load_lee_background() -> SimilarityExamples:
+    """The 300 news documents of gensim's Lee background corpus, unscored (no pairs): unlabelled text in
+    the lee eval set's domain, for distilling a sentence encoder."""
+    from edgeship.sources.similarity import load_lee_background as read_background
+
+    return SimilarityExamples(texts=read_background(), pairs=[], name="lee_background")
+
+
 DATASETS: dict[str, Callable[[], TextExamples | ImageExamples | SimilarityExamples]] = {
     "rotten_tomatoes": load_rotten_tomatoes,
     "lee": load_lee,
+    "lee_background": load_lee_background,
     "fashion_mnist": load_fashion_mnist_train,
     "fashion_mnist_test": load_fashion_mnist_test,
 }

@@ -1,4 +1,5 @@
-"""Training batches for distillation (length-grouped text, pre-processed images) and student predictions."""
+"""Training batches for distillation (length-grouped text, pre-processed images) and the held-out score
+(accuracy of a classifier, Spearman of a sentence encoder)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,20 @@ import numpy as np
 import torch
 
 from edgeship.compress.finetune import _encode, _length_grouped_batches, _token_lengths
-from edgeship.sources.data import ImageExamples, TextExamples
+from edgeship.sources.data import ImageExamples, SimilarityExamples, TextExamples
 from edgeship.sources.loading import LoadedModel
 from edgeship.sources.preprocess import load_image
 
-Examples: TypeAlias = TextExamples | ImageExamples
+Examples: TypeAlias = TextExamples | ImageExamples | SimilarityExamples
+"""Training or held-out examples; a sentence encoder trains on the texts of SimilarityExamples alone (no
+pairs needed) and is scored on their pairs."""
 
 
 def run_batches(
     examples: Examples, teacher: LoadedModel, batch_size: int, epochs: int, max_length: int, seed: int
 ) -> list[list[int]]:
     """Every batch of the run, epoch after epoch, in a fixed order derived from `seed` (resume skips a prefix)."""
-    if isinstance(examples, TextExamples):
+    if isinstance(examples, TextExamples | SimilarityExamples):
         lengths = _token_lengths(teacher.tokenizer, examples.texts, max_length)
     else:
         lengths = [0] * len(examples)
@@ -40,7 +43,14 @@ def load_images(examples: ImageExamples, teacher: LoadedModel) -> torch.Tensor:
 
 
 def collate_function(examples: Examples, teacher: LoadedModel, max_length: int) -> Any:
-    """Turns a list of example indices into (model inputs, labels)."""
+    """Turns a list of example indices into (model inputs, labels); texts without labels give None."""
+    if isinstance(examples, SimilarityExamples):
+
+        def collate_unlabelled(indices: list[int]) -> tuple[dict[str, torch.Tensor], None]:
+            texts = [examples.texts[i] for i in indices]
+            return _encode(teacher.tokenizer, texts, max_length, torch.device("cpu")), None
+
+        return collate_unlabelled
     if isinstance(examples, TextExamples):
 
         def collate_text(indices: list[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -61,7 +71,7 @@ def collate_function(examples: Examples, teacher: LoadedModel, max_length: int) 
 def predict(
     model: Any, framework: str, examples: Examples, teacher: LoadedModel, max_length: int
 ) -> np.ndarray:
-    """Predicted label of each example by a (student or teacher) model."""
+    """Predicted label of each example by a (student or teacher) classifier."""
     device = next(model.parameters()).device
     collate = collate_function(examples, teacher, max_length)
     predictions = []
@@ -83,8 +93,33 @@ def accepted_inputs(model: Any, inputs: dict[str, torch.Tensor]) -> dict[str, to
     return {name: value for name, value in inputs.items() if name in parameters}
 
 
-def accuracy(model: Any, framework: str, examples: Examples, teacher: LoadedModel, max_length: int) -> float:
-    """Share of examples the model labels correctly."""
+def sentence_embeddings(
+    model: Any, examples: SimilarityExamples, teacher: LoadedModel, max_length: int
+) -> np.ndarray:
+    """The sentence embedding of each text by a (student or teacher) encoder, pooled as the teacher pools."""
+    from edgeship.tasks.base import get_task
+
+    task, device = get_task(teacher.task), next(model.parameters()).device
+    collate = collate_function(examples, teacher, max_length)
+    vectors = []
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(examples), 64):
+            inputs, _ = collate(list(range(start, min(start + 64, len(examples)))))
+            inputs = {name: value.to(device) for name, value in accepted_inputs(model, inputs).items()}
+            vectors.append(task.graph_output(model(**inputs), inputs, teacher.pooling).float().cpu().numpy())
+    return np.concatenate(vectors)
+
+
+def held_out_score(
+    model: Any, framework: str, examples: Examples, teacher: LoadedModel, max_length: int
+) -> float:
+    """The teacher task's metric of the model on held-out examples: accuracy, or Spearman on scored pairs."""
+    if isinstance(examples, SimilarityExamples):
+        from edgeship.tasks.base import get_task
+
+        embeddings = sentence_embeddings(model, examples, teacher, max_length)
+        return get_task(teacher.task).score(embeddings, examples.labels)
     return float(
         np.mean(predict(model, framework, examples, teacher, max_length) == np.asarray(examples.labels))
     )

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from edgeship.compress.distill.registry import Student, StudentOptions, register_student
-from edgeship.compress.distill.text_students import check_tokenizer_fits, classifier_model, uniform_layer_map
+from edgeship.compress.distill.text_students import check_tokenizer_fits, student_model, uniform_layer_map
 from edgeship.compress.distill.weights import LossWeights
 from edgeship.errors import DistillError
 from edgeship.sources.loading import LoadedModel
@@ -48,7 +48,7 @@ class CustomStudent:
         if options.layers:
             config.num_hidden_layers = options.layers
         check_tokenizer_fits(teacher, config)
-        model = classifier_model(teacher, config)
+        model = student_model(teacher, config)
         layers = int(config.num_hidden_layers)
         return Student(
             model=model,

@@ -1,4 +1,5 @@
-"""Distillation losses: soft-target KL (x T^2), hard-label CE, hidden-state and attention transfer."""
+"""Distillation losses: soft-target KL (x T^2), hard-label CE, sentence-embedding cosine + MSE, hidden-state
+and attention transfer."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from edgeship.compress.distill.weights import FeatureLoss, LossWeights
 
 @dataclass
 class Outputs:
-    """What one forward pass gives the losses: logits, hidden states (embeddings first), attention maps."""
+    """What one forward pass gives the losses: the task's output, hidden states (embeddings first), attention maps."""
 
-    logits: torch.Tensor
+    output: torch.Tensor
+    """Classifiers: the logits; sentence encoders: the pooled, L2-normalised sentence embedding."""
     hidden_states: tuple[torch.Tensor, ...] = ()
     attentions: tuple[torch.Tensor, ...] = ()
 
@@ -25,6 +27,17 @@ def soft_target_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: fl
     log_student = F.log_softmax(student / temperature, dim=-1)
     soft_teacher = F.softmax(teacher / temperature, dim=-1)
     return F.kl_div(log_student, soft_teacher, reduction="batchmean") * temperature**2
+
+
+def embedding_distance(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """(1 - cosine) + squared distance between sentence embeddings of one width, averaged over the batch.
+
+    On unit vectors the squared distance is 2 (1 - cosine), so on normalised embeddings the MSE term
+    triples the cosine's pull; it is kept so an encoder whose output is not normalised is pulled onto the
+    teacher's vectors, length included."""
+    cosine = 1.0 - F.cosine_similarity(student, teacher, dim=-1)
+    squared = (student - teacher).pow(2).sum(dim=-1)
+    return (cosine + squared).mean()
 
 
 def feature_distance(
@@ -65,7 +78,7 @@ class DistillationLoss(nn.Module):
         self,
         student: Outputs,
         teacher: Outputs,
-        labels: torch.Tensor,
+        labels: torch.Tensor | None,
         mask: torch.Tensor | None = None,
         transfer_stage: bool = False,
     ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -74,9 +87,11 @@ class DistillationLoss(nn.Module):
         terms: dict[str, torch.Tensor] = {}
         if not transfer_stage:
             if w.soft:
-                terms["soft"] = w.soft * soft_target_kl(student.logits, teacher.logits, w.temperature)
-            if w.hard:
-                terms["hard"] = w.hard * F.cross_entropy(student.logits, labels)
+                terms["soft"] = w.soft * soft_target_kl(student.output, teacher.output, w.temperature)
+            if w.hard and labels is not None:
+                terms["hard"] = w.hard * F.cross_entropy(student.output, labels)
+            if w.embedding:
+                terms["embedding"] = w.embedding * embedding_distance(student.output, teacher.output)
         if w.hidden and self.layer_map:
             distances = [
                 feature_distance(
@@ -94,7 +109,9 @@ class DistillationLoss(nn.Module):
             terms["attention"] = (
                 w.attention * torch.stack([attention_distance(s, t) for s, t in pairs]).mean()
             )
-        if not terms:
-            terms["soft"] = soft_target_kl(student.logits, teacher.logits, w.temperature)
+        if not terms and w.embedding:
+            terms["embedding"] = embedding_distance(student.output, teacher.output)
+        elif not terms:
+            terms["soft"] = soft_target_kl(student.output, teacher.output, w.temperature)
         total = torch.stack(list(terms.values())).sum()
         return total, {name: float(value.detach()) for name, value in terms.items()}

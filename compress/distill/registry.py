@@ -88,4 +88,19 @@ def build_student(kind: str, teacher: LoadedModel, options: StudentOptions) -> S
     import torch
 
     torch.manual_seed(options.seed)
-    return builder.build(teacher, options)
+    student = builder.build(teacher, options)
+    if learns_embeddings(teacher):
+        teacher_width = int(teacher.config.hidden_size)
+        if student.width != teacher_width:
+            raise DistillError(
+                f"a feature-extraction student must keep the teacher's width {teacher_width} (its sentence "
+                f"embeddings are compared with the teacher's); this {kind} student is {student.width} wide",
+                hint=f"use --student distilbert or mobilebert, or --hidden-size {teacher_width}",
+            )
+        student.losses = student.losses.for_embeddings()
+    return student
+
+
+def learns_embeddings(teacher: LoadedModel) -> bool:
+    """Whether the teacher is a sentence encoder (feature-extraction): its student learns its embeddings."""
+    return str(teacher.task) == "feature-extraction"

@@ -17,14 +17,23 @@ def uniform_layer_map(student_layers: int, teacher_layers: int) -> list[int]:
     return [0] + [round((m + 1) * teacher_layers / student_layers) for m in range(student_layers)]
 
 
-def classifier_model(teacher: LoadedModel, config: Any) -> Any:
-    """A sequence classifier built from `config` with the teacher's labels and eager attention."""
+def student_model(teacher: LoadedModel, config: Any) -> Any:
+    """A model built from `config` with eager attention and the teacher's head: a sequence classifier with
+    the teacher's labels, or the bare encoder (AutoModel) for a feature-extraction teacher."""
     import transformers
 
+    config.pad_token_id = getattr(teacher.config, "pad_token_id", 0)
+    if str(teacher.task) == "feature-extraction":
+        try:
+            return transformers.AutoModel.from_config(config, attn_implementation="eager")
+        except ValueError as exc:
+            raise DistillError(
+                f"cannot build an encoder from a {config.model_type} config: {str(exc).splitlines()[0][:160]}",
+                hint="give an encoder config (BERT, DistilBERT, MobileBERT, RoBERTa, ...)",
+            ) from exc
     config.num_labels = len(teacher.labels)
     config.id2label = dict(enumerate(teacher.labels))
     config.label2id = {name: i for i, name in enumerate(teacher.labels)}
-    config.pad_token_id = getattr(teacher.config, "pad_token_id", 0)
     try:
         model = transformers.AutoModelForSequenceClassification.from_config(
             config, attn_implementation="eager"

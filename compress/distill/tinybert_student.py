@@ -5,8 +5,8 @@ from __future__ import annotations
 from edgeship.compress.distill.registry import Student, StudentOptions, register_student
 from edgeship.compress.distill.text_students import (
     check_tokenizer_fits,
-    classifier_model,
     init_embeddings_from_teacher,
+    student_model,
     uniform_layer_map,
 )
 from edgeship.compress.distill.weights import LossWeights
@@ -51,7 +51,7 @@ class TinyBertStudent:
             type_vocab_size=int(getattr(teacher.config, "type_vocab_size", 2)),
         )
         check_tokenizer_fits(teacher, config)
-        model = classifier_model(teacher, config)
+        model = student_model(teacher, config)
         init_embeddings_from_teacher(teacher.model, model, width)
         return Student(
             model=model,

@@ -13,8 +13,8 @@ from transformers import get_linear_schedule_with_warmup
 from edgeship.compress.distill.batches import (
     Examples,
     accepted_inputs,
-    accuracy,
     collate_function,
+    held_out_score,
     run_batches,
 )
 from edgeship.compress.distill.checkpoint import (
@@ -29,6 +29,7 @@ from edgeship.compress.distill.registry import Student
 from edgeship.compress.distill.weights import LossWeights
 from edgeship.console import console, training_progress
 from edgeship.sources.loading import LoadedModel
+from edgeship.tasks.base import get_task
 
 LOSS_WINDOW = 10
 
@@ -51,20 +52,29 @@ class TrainOptions:
 
 @dataclass
 class TrainResult:
-    """What a run did: steps, the last losses, held-out accuracy after each epoch, where it resumed from."""
+    """What a run did: steps, the last losses, the held-out metric after each epoch, where it resumed from."""
 
     steps: int
     final_loss: float
-    eval_accuracy: list[float] = field(default_factory=list)
+    eval_scores: list[float] = field(default_factory=list)
+    """The teacher task's metric (`eval_metric`) on the held-out examples after each epoch."""
+    eval_metric: str = "accuracy"
     history: list[dict[str, float]] = field(default_factory=list)
     resumed_from: int = 0
     seconds: float = 0.0
 
 
 def model_outputs(
-    model: Any, framework: str, inputs: dict[str, torch.Tensor], features: bool, attention: bool
+    model: Any,
+    framework: str,
+    inputs: dict[str, torch.Tensor],
+    features: bool,
+    attention: bool,
+    embedding_task: str | None = None,
+    pooling: str | None = None,
 ) -> Outputs:
-    """Logits, plus hidden states (text) or pooled features (vision) and attention maps when asked."""
+    """Logits (or, for an `embedding_task` teacher's encoder, the task's pooled sentence embedding), plus
+    hidden states (text) or pooled features (vision) and attention maps when asked."""
     if framework == "timm":
         maps = model.forward_features(inputs["pixel_values"])
         pooled = (model.forward_head(maps, pre_logits=True),) if features else ()
@@ -73,7 +83,10 @@ def model_outputs(
     hidden = tuple(out.hidden_states or ())
     if hidden and "pixel_values" in inputs:
         hidden = (hidden[-1][:, 0],)
-    return Outputs(out.logits, hidden, tuple(out.attentions or ()))
+    output = (
+        out.logits if embedding_task is None else get_task(embedding_task).graph_output(out, inputs, pooling)
+    )
+    return Outputs(output, hidden, tuple(out.attentions or ()))
 
 
 def _mixed_precision(choice: str) -> str:
@@ -114,6 +127,8 @@ def distill(
     )
     set_seed(options.seed)
     student_framework = "timm" if student.modality == "vision" else "transformers"
+    task = get_task(teacher.task)
+    embedding_task = teacher.task if losses.embedding else None
     loss_fn = DistillationLoss(losses, student.layer_map, student.width, teacher_width(teacher))
     batches = run_batches(
         train, teacher, options.batch_size, options.epochs, options.max_length, options.seed
@@ -154,21 +169,33 @@ def distill(
     transfer_steps = round(losses.transfer_fraction * total)
     want_features = bool(losses.hidden)
     want_attention = bool(losses.attention) and student.modality == "text"
-    eval_accuracy: list[float] = []
+    eval_scores: list[float] = []
     started = time.perf_counter()
     model.train()
-    fields = "loss {task.fields[loss]} · eval acc {task.fields[acc]}"
+    fields = f"loss {{task.fields[loss]}} · eval {task.metric} {{task.fields[score]}}"
     with training_progress("distilling", fields, enabled=progress and accelerator.is_main_process) as bar:
-        task = bar.add_task("distill", total=total, completed=start_step, loss="-", acc="-")
+        bar_task = bar.add_task("distill", total=total, completed=start_step, loss="-", score="-")
         data = accelerator.skip_first_batches(loader, start_step) if start_step else loader
         for step, (inputs, labels) in enumerate(data, start=start_step + 1):
             transfer_stage = step <= transfer_steps
             with torch.no_grad(), accelerator.autocast():
                 target = model_outputs(
-                    teacher_model, teacher.framework, inputs, want_features, want_attention
+                    teacher_model,
+                    teacher.framework,
+                    inputs,
+                    want_features,
+                    want_attention,
+                    embedding_task,
+                    teacher.pooling,
                 )
             output = model_outputs(
-                model, student_framework, inputs, want_features or transfer_stage, want_attention
+                model,
+                student_framework,
+                inputs,
+                want_features or transfer_stage,
+                want_attention,
+                embedding_task,
+                teacher.pooling,
             )
             loss, terms = loss_fn(output, target, labels, inputs.get("attention_mask"), transfer_stage)
             accelerator.backward(loss)
@@ -179,14 +206,14 @@ def distill(
             optimizer.zero_grad(set_to_none=True)
             history.append({"step": step, "loss": float(loss.detach()), **terms})
             recent = [h["loss"] for h in history[-LOSS_WINDOW:]]
-            bar.update(task, completed=step, loss=f"{sum(recent) / len(recent):.4f}")
+            bar.update(bar_task, completed=step, loss=f"{sum(recent) / len(recent):.4f}")
             if (
                 (step % steps_per_epoch == 0 or step == total)
                 and evaluation is not None
                 and accelerator.is_main_process
             ):
-                eval_accuracy.append(
-                    accuracy(
+                eval_scores.append(
+                    held_out_score(
                         accelerator.unwrap_model(model),
                         student_framework,
                         evaluation,
@@ -194,7 +221,7 @@ def distill(
                         options.max_length,
                     )
                 )
-                bar.update(task, acc=f"{eval_accuracy[-1]:.2%}")
+                bar.update(bar_task, score=task.format_score(eval_scores[-1]))
                 model.train()
             if (
                 options.checkpoint_every
@@ -222,7 +249,8 @@ def distill(
     return TrainResult(
         steps=total,
         final_loss=sum(recent) / len(recent),
-        eval_accuracy=eval_accuracy,
+        eval_scores=eval_scores,
+        eval_metric=task.metric,
         history=history,
         resumed_from=start_step,
         seconds=time.perf_counter() - started,

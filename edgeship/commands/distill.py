@@ -17,13 +17,15 @@ def register(app: typer.Typer) -> None:
         """Distill TEACHER into a smaller student trained on DATA; writes a student bundle (ONNX fp32)."""
         from edgeship.pipeline.distill import run_distill
         from edgeship.tables import variants_table
+        from edgeship.tasks.base import get_task
 
         result = run_distill(options)
         record = result.record
         results.print(variants_table(result.bundle.manifest, title=f"Student ({record['description']})"))
-        accuracy = f"{record['eval_accuracy'][-1]:.2%}" if record["eval_accuracy"] else "-"
+        task = get_task(result.bundle.manifest.source.task)
+        score = task.format_score(record["eval_scores"][-1]) if record["eval_scores"] else "-"
         results.print(
             f"Student {record['student_parameters'] / 1e6:.2f}M parameters vs teacher "
-            f"{record['teacher_parameters'] / 1e6:.2f}M; PyTorch eval accuracy {accuracy} on "
+            f"{record['teacher_parameters'] / 1e6:.2f}M; PyTorch eval {task.metric} {score} on "
             f"{record['eval_samples']} examples; bundle at [bold]{result.bundle.root}[/bold]"
         )

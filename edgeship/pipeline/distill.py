@@ -1,4 +1,5 @@
-"""The distill step: teacher + labelled data -> trained student -> a student bundle (ONNX fp32, role student)."""
+"""The distill step: teacher + data (labelled, or plain text for a sentence encoder) -> trained student -> a
+student bundle (ONNX fp32, role student)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from edgeship.bundle import Bundle, prepare_output, write_text_atomic
 from edgeship.console import console, step
-from edgeship.errors import DataError
-from edgeship.sources.data import ImageExamples, TextExamples, examples_digest
+from edgeship.errors import DataError, DistillError
+from edgeship.sources.data import ImageExamples, SimilarityExamples, TextExamples, examples_digest
 from edgeship.sources.model_source import ModelSource
 from edgeship.step_options import RUN_ONLY_OPTIONS, DistillOptions, DistillStep
 
@@ -21,6 +22,12 @@ STUDENT_DIR = "student"
 RECORD_FILE = "distill.json"
 MIN_EXAMPLES = 16
 EVAL_FRACTION = 0.1
+POOLING_DIR = "1_Pooling"
+"""Where a sentence-transformers directory declares its pooling (what load_model reads back)."""
+CLASSIFIER_ONLY_OPTIONS = {"alpha": "--alpha", "temperature": "--temperature"}
+"""Soft/hard-target options, which a feature-extraction student (no logits, no labels) cannot take."""
+
+Data: TypeAlias = str | Path | TextExamples | ImageExamples | SimilarityExamples
 
 
 @dataclass
@@ -31,25 +38,56 @@ class DistillResult:
     record: dict[str, Any]
 
 
-def load_examples(
-    data: str | Path | TextExamples | ImageExamples, labels: list[str]
-) -> TextExamples | ImageExamples:
+def load_examples(data: Data, labels: list[str]) -> TextExamples | ImageExamples:
     """A dataset name (rotten_tomatoes), a CSV/JSONL/image folder path, or examples as they are."""
     from edgeship.sources.data import load_labelled
     from edgeship.sources.datasets import DATASETS
 
-    if isinstance(data, TextExamples | ImageExamples):
+    if isinstance(data, TextExamples | ImageExamples | SimilarityExamples):
         examples = data
     elif str(data) in DATASETS:
         examples = DATASETS[str(data)]()
     else:
         examples = load_labelled(Path(data), labels)
+    if isinstance(examples, SimilarityExamples):
+        raise DataError(
+            f"{examples.name} holds texts without class labels; a classifier's student needs labelled examples",
+            hint="pass a CSV/JSONL with text and label columns, an image folder, or rotten_tomatoes",
+        )
+    _check_enough(examples)
+    return examples
+
+
+def _check_enough(examples: TextExamples | ImageExamples | SimilarityExamples) -> None:
     if len(examples) < MIN_EXAMPLES:
         raise DataError(
             f"{examples.name} has {len(examples)} examples; distillation needs at least {MIN_EXAMPLES}",
-            hint="pass more labelled examples",
+            hint="pass more training examples",
         )
-    return examples
+
+
+def _training_data(
+    teacher: Any, data: Data, eval_data: Data | None, options: DistillOptions
+) -> tuple[Any, Any]:
+    """(train, held-out) examples as the teacher's task reads them: labelled, or texts and scored pairs."""
+    from edgeship.compress.distill.corpus import TRAINING_FORMATS, load_scored_pairs, load_training_texts
+    from edgeship.compress.distill.registry import learns_embeddings
+
+    if not learns_embeddings(teacher):
+        train = load_examples(data, teacher.labels)
+        if eval_data is None:
+            return _hold_out(train, options.seed)
+        return train, load_examples(eval_data, teacher.labels)
+    given = [flag for name, flag in CLASSIFIER_ONLY_OPTIONS.items() if getattr(options, name) is not None]
+    if given:
+        raise DistillError(
+            f"{' and '.join(given)} weigh soft and hard class targets; a feature-extraction student learns "
+            "the teacher's sentence embeddings (cosine + MSE), with no labels",
+            hint=f"drop {' and '.join(given)}; --data takes {TRAINING_FORMATS}",
+        )
+    train = load_training_texts(data)
+    _check_enough(train)
+    return train, None if eval_data is None else load_scored_pairs(eval_data)
 
 
 def run_distill(step: DistillStep) -> DistillResult:
@@ -66,16 +104,19 @@ def run_distill(step: DistillStep) -> DistillResult:
 
 def distill_to_bundle(
     teacher_spec: str,
-    data: str | Path | TextExamples | ImageExamples,
+    data: Data,
     out: Path,
     options: DistillOptions,
     *,
-    eval_data: str | Path | TextExamples | ImageExamples | None = None,
+    eval_data: Data | None = None,
     teacher_checkpoint: Path | None = None,
     teacher_name: str | None = None,
     progress: bool = True,
 ) -> DistillResult:
-    """Build and train a student of `teacher_spec`, save it and export it into the new bundle `out`."""
+    """Build and train a student of `teacher_spec`, save it and export it into the new bundle `out`.
+
+    A sentence-encoder teacher (feature-extraction) takes unlabelled texts as `data` and scored pairs as
+    `eval_data` (no default: without it the run reports no Spearman)."""
     from edgeship.compress.distill.checkpoint import run_fingerprint
     from edgeship.compress.distill.estimate import count_parameters, estimate_macs
     from edgeship.compress.distill.registry import StudentOptions, build_student
@@ -87,10 +128,7 @@ def distill_to_bundle(
         teacher = load_model(teacher_spec, checkpoint=teacher_checkpoint)
         teacher.check_max_length(options.max_length)
     teacher.source = teacher_name or teacher.source
-    train = load_examples(data, teacher.labels)
-    evaluation = load_examples(eval_data, teacher.labels) if eval_data is not None else None
-    if evaluation is None:
-        train, evaluation = _hold_out(train, options.seed)
+    train, evaluation = _training_data(teacher, data, eval_data, options)
     student_options = StudentOptions(
         layers=options.layers,
         hidden_size=options.hidden_size,
@@ -163,8 +201,10 @@ def distill_to_bundle(
         "steps": result.steps,
         "resumed_from": result.resumed_from,
         "final_loss": result.final_loss,
-        "eval_accuracy": result.eval_accuracy,
-        "eval_samples": len(evaluation),
+        "eval_metric": result.eval_metric,
+        "eval_scores": result.eval_scores,
+        **({"eval_accuracy": result.eval_scores} if result.eval_metric == "accuracy" else {}),
+        "eval_samples": len(evaluation) if evaluation is not None else 0,
         "train_samples": len(train),
         "seconds": result.seconds,
     }
@@ -186,6 +226,18 @@ def _hold_out(examples: TextExamples | ImageExamples, seed: int) -> tuple[Any, A
     from edgeship.sources.datasets import split_examples
 
     return split_examples(examples, test_size=max(1, int(len(examples) * EVAL_FRACTION)), seed=seed)
+
+
+def _save_pooling(directory: Path, pooling: str, width: int) -> None:
+    """Declare the teacher's pooling as sentence-transformers does, so the saved student pools the same."""
+    folder = directory / POOLING_DIR
+    folder.mkdir(exist_ok=True)
+    declared = {
+        "word_embedding_dimension": width,
+        "pooling_mode_cls_token": pooling == "cls",
+        "pooling_mode_mean_tokens": pooling == "mean",
+    }
+    (folder / "config.json").write_text(json.dumps(declared, indent=2), encoding="utf-8")
 
 
 def _timm_config(teacher: Any, initialised_from: dict[str, Any]) -> dict[str, Any]:
@@ -216,10 +268,14 @@ def _write_bundle(
     out.parent.mkdir(parents=True, exist_ok=True)
     saved = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.student-"))
     try:
+        model_source = ModelSource(labels=teacher.labels)
         if student.modality == "text":
             student.model.save_pretrained(str(saved))
             teacher.tokenizer.save_pretrained(str(saved))
             spec, checkpoint = str(saved), None
+            if teacher.pooling is not None:  # a sentence encoder: its pooling goes with it
+                model_source = ModelSource(task=teacher.task)
+                _save_pooling(saved, teacher.pooling, int(student.model.config.hidden_size))
         else:
             from safetensors.torch import save_file
 
@@ -230,7 +286,7 @@ def _write_bundle(
         bundle, _ = export_model(
             spec,
             out,
-            source=ModelSource(checkpoint=checkpoint, labels=teacher.labels),
+            source=model_source.model_copy(update={"checkpoint": checkpoint}),
             options=ExportOptions(max_length=options.max_length),
         )
         os.replace(saved, out / STUDENT_DIR)
