@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import TypeAlias
 
 from edgeship.recipe.schema import Data
-from edgeship.sources.data import ImageExamples, TextExamples
+from edgeship.sources.data import ImageExamples, SimilarityExamples, TextExamples
 
-Examples: TypeAlias = TextExamples | ImageExamples
+Examples: TypeAlias = TextExamples | ImageExamples | SimilarityExamples
 
 
 @dataclass(frozen=True)
@@ -22,18 +22,15 @@ class RecipeData:
     eval: Examples
     calibration: Examples
 
-    @property
-    def label_names(self) -> list[str]:
-        """Label names, from the training data."""
-        return self.train.label_names
 
-
-def load_recipe_data(data: Data, labels: list[str] | None) -> RecipeData:
+def load_recipe_data(data: Data, labels: list[str] | None, task: str | None = None) -> RecipeData:
     """Load `data.train` (a bundled dataset or a path), hold out or load eval, pick calibration."""
     from edgeship.errors import DataError
     from edgeship.pipeline.distill import load_examples
     from edgeship.sources.datasets import DATASETS, split_examples
 
+    if task == "feature-extraction":
+        return _embedding_data(data)
     if not labels and data.train not in DATASETS:
         raise DataError(
             f"the labels in {data.train} cannot be read without label names",
@@ -48,6 +45,25 @@ def load_recipe_data(data: Data, labels: list[str] | None) -> RecipeData:
         evaluation = evaluation.subset(list(range(min(data.eval_samples, len(evaluation)))))
     evaluation = dataclasses.replace(evaluation, name=_dataset_name(data.eval or data.train))
     calibration = load_examples(data.calibration, everything.label_names) if data.calibration else train
+    return RecipeData(train, evaluation, calibration)
+
+
+def _embedding_data(data: Data) -> RecipeData:
+    """A sentence encoder's data: unlabelled training texts (`train`, also the calibration default) and
+    scored pairs (`eval`, required: there is nothing to hold out of unscored texts)."""
+    from edgeship.compress.distill.corpus import EVAL_FORMATS, load_scored_pairs, load_training_texts
+    from edgeship.recipe.load import RecipeError
+
+    if data.eval is None:
+        raise RecipeError(
+            "data.eval is missing: a feature-extraction recipe is scored on human-rated text pairs",
+            hint=f"set data.eval to {EVAL_FORMATS}",
+        )
+    train = load_training_texts(data.train)
+    train = _shuffled_head(train, data.train_samples or len(train), data.seed)
+    evaluation = load_scored_pairs(data.eval)
+    evaluation = dataclasses.replace(evaluation, name=_dataset_name(data.eval))
+    calibration = load_training_texts(data.calibration) if data.calibration else train
     return RecipeData(train, evaluation, calibration)
 
 

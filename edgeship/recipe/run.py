@@ -24,7 +24,7 @@ from edgeship.recipe.deliver_steps import (
 )
 from edgeship.recipe.schema import Recipe
 from edgeship.recipe.steps import StepRecord, StepState, content_key
-from edgeship.recipe.teacher import ResolvedTeacher, data_labels, resolve_teacher
+from edgeship.recipe.teacher import ResolvedTeacher, resolve_teacher, teacher_task
 from edgeship.sources.data import examples_digest
 
 STATE_DIR = ".edgeship-run"
@@ -53,9 +53,9 @@ def run_recipe(
     state = StepState.open(out / STATE_DIR / f"{recipe.name}.json")
     if force:
         state.start_over()
-    labels = data_labels(recipe.teacher, cache_dir)
+    task, labels = teacher_task(recipe.teacher, cache_dir)
     with step(f"Loading data ({recipe.data.train})"):
-        data = load_recipe_data(recipe.data, labels)
+        data = load_recipe_data(recipe.data, labels, task)
         keys = DataKeys(
             examples_digest(data.train), examples_digest(data.eval), examples_digest(data.calibration)
         )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from edgeship.console import console, step
 from edgeship.recipe.data import Examples, RecipeData
+from edgeship.recipe.load import RecipeError
 from edgeship.recipe.schema import FineTune, Teacher
 from edgeship.recipe.steps import content_key
 
@@ -32,15 +33,24 @@ class ResolvedTeacher:
     """Seconds spent fine-tuning in this run (None: not fine-tuned here, or reused from the cache)."""
 
 
-def data_labels(teacher: Teacher, cache_dir: Path) -> list[str] | None:
-    """Label names to read the data with: the recipe's, else (no fine-tuning) the teacher's own head's."""
-    if teacher.labels or teacher.fine_tune is not None:
-        return teacher.labels
+def teacher_task(teacher: Teacher, cache_dir: Path) -> tuple[str | None, list[str] | None]:
+    """The teacher's task and the label names to read the data with: the recipe's, else (no fine-tuning)
+    the teacher's own head's (a fine-tuned teacher is a classifier: its task comes with its new head)."""
+    if teacher.fine_tune is not None:
+        if teacher.task == "feature-extraction":
+            raise RecipeError(
+                "teacher.fine_tune adds a classification head, but teacher.task is feature-extraction",
+                hint="drop teacher.fine_tune: a sentence encoder is shipped (and distilled) as it is",
+            )
+        return teacher.task, teacher.labels
+    if teacher.labels and teacher.task is not None:
+        return teacher.task, teacher.labels
     from edgeship.sources.loading import load_model
 
     model, checkpoint = _packaged(teacher, cache_dir)
-    with step(f"Reading the labels of {model}"):
-        return load_model(model, checkpoint=checkpoint, revision=teacher.revision).labels
+    with step(f"Reading the task and labels of {model}"):
+        loaded = load_model(model, checkpoint=checkpoint, task=teacher.task, revision=teacher.revision)
+    return loaded.task, teacher.labels or loaded.labels
 
 
 def _packaged(teacher: Teacher, cache_dir: Path) -> tuple[str, Path | None]:
