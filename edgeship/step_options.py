@@ -102,10 +102,13 @@ class QuantizeStep(QuantizeSettings):
         json_schema_extra=cli("--format", "-f"),
     )
     calibration_data: Path | None = Field(
-        default=None, description="int8-static and int4-weight with gptq: labelled data to calibrate on."
+        default=None,
+        description="int8-static and int4-weight with gptq: data to calibrate on (as --eval-data, or texts).",
     )
     eval_data: Path | None = Field(
-        default=None, description="Labelled data for accuracy (CSV/JSONL or image folder)."
+        default=None,
+        description="Data for the task's metric: text,label CSV/JSONL or an image folder (accuracy), "
+        "text1,text2,score pairs (feature-extraction: Spearman), or a bundled dataset name.",
     )
     eval_split: str = Field(default="eval", description="Name of the eval split, recorded in the manifest.")
 
@@ -190,13 +193,20 @@ class DistillOptions(StudentChoice, TrainingOptions):
 class DistillStep(DistillOptions):
     """`edgeship distill --teacher ... --data ... --out ...`: a trained student as a new bundle."""
 
-    teacher: str = Field(description="Teacher: HF classifier directory or hub id, or timm:NAME.")
-    data: str = Field(description="Labelled training data: CSV/JSONL, image folder, or rotten_tomatoes.")
+    teacher: str = Field(
+        description="Teacher: HF classifier or sentence-encoder directory or hub id, or timm:NAME."
+    )
+    data: str = Field(
+        description="Training data: labelled CSV/JSONL, image folder or rotten_tomatoes; for a sentence "
+        "encoder any texts (a text column, text pairs, lee_background)."
+    )
     out: Path = Field(
         description="New bundle directory for the student.", json_schema_extra=cli("--out", "-o")
     )
     eval_data: str | None = Field(
-        default=None, description="Held-out data for accuracy (default: 10% of --data)."
+        default=None,
+        description="Held-out data for the task's metric (default: 10% of --data; a sentence encoder "
+        "needs scored pairs, e.g. lee).",
     )
     teacher_checkpoint: Path | None = Field(default=None, description="timm teacher weights (.safetensors).")
 
@@ -212,10 +222,13 @@ class EvalOptions(StepOptions):
 
 
 class EvalStep(EvalOptions):
-    """`edgeship eval BUNDLE --data ...`: accuracy of every variant."""
+    """`edgeship eval BUNDLE --data ...`: the task's metric (accuracy, Spearman) for every variant."""
 
     bundle: BundleArgument
-    data: Path = Field(description="CSV/JSONL with text and label columns, or an image folder DIR/<label>/.")
+    data: Path = Field(
+        description="CSV/JSONL with text and label columns, an image folder DIR/<label>/, text1,text2,score "
+        "pairs (feature-extraction), or a bundled dataset name (rotten_tomatoes, fashion_mnist_test, lee)."
+    )
     variant: VariantIds = None
 
 

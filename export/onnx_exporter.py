@@ -81,6 +81,7 @@ class OnnxExporter:
                     f"torch.onnx.export failed for {loaded.architecture}: {str(exc).splitlines()[0][:200]}",
                     hint=f"try another --opset (used {opset}) or report the architecture to edgeship",
                 ) from exc
+        _fix_static_output_dims(raw_path, output_name, dynamic_axes[output_name], loaded, args)
         onnx.checker.check_model(str(raw_path))
         optimizer = None
         if options.optimize and arch.ort_optimizer:
@@ -106,6 +107,27 @@ class OnnxExporter:
                 "onnxruntime": onnxruntime.__version__,
             },
         )
+
+
+def _fix_static_output_dims(
+    path: Path, output_name: str, dynamic: dict[int, str], loaded: LoadedModel, args: tuple[Any, ...]
+) -> None:
+    """Give the output's fixed axes their sizes: the tracer names an axis it computed through a division
+    (a mean pooling's) like a dynamic one, e.g. `Divsentence_embedding_dim_1` instead of 384."""
+    import onnx
+    import torch
+
+    model = onnx.load(str(path), load_external_data=False)
+    output = next(value for value in model.graph.output if value.name == output_name)
+    dims = output.type.tensor_type.shape.dim
+    if all(dim.dim_value or axis in dynamic for axis, dim in enumerate(dims)):
+        return
+    with torch.inference_mode():
+        shape = loaded.logits_module()(*args).shape
+    for axis, dim in enumerate(dims):
+        if axis not in dynamic:
+            dim.dim_value = int(shape[axis])
+    onnx.save(model, str(path))
 
 
 def _dynamic_axes(task: str, arch: ArchConfig) -> dict[int, str]:

@@ -80,7 +80,7 @@ def test_the_graph_pools_and_normalises_as_sentence_transformers(
         pooling,
         [],
     )
-    assert [t.name for t in manifest.outputs] == ["sentence_embedding"]
+    assert [(t.name, t.shape) for t in manifest.outputs] == [("sentence_embedding", ["batch", 64])]
     assert variant.parity is not None and variant.parity.cosine is not None
     assert variant.parity.cosine >= 0.9999 and variant.parity.max_abs_diff < 1e-4
     assert not (bundle.root / "labels.txt").exists()

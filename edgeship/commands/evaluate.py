@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
 
     @options_command(app, EvalStep, name="eval")
     def evaluate(options: EvalStep) -> None:
-        """Compute accuracy for each variant and record it in the manifest."""
+        """Compute the task's metric (accuracy, Spearman) for each variant and record it in the manifest."""
         from edgeship.bundle import Bundle
         from edgeship.pipeline.evaluate import run_evaluate
         from edgeship.tables import variants_table
