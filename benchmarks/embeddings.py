@@ -115,7 +115,7 @@ def main() -> None:
             f"{row['p50_ms_local']:.2f}" if row["p50_ms_local"] is not None else "-",
             f"{row['p50_ms_qemu_a72_emulated']:.0f}" if row["p50_ms_qemu_a72_emulated"] is not None else "-",
         )
-    console = Console()
+    console = Console(width=140)
     console.print(table)
     console.print("* emulated Cortex-A72 (qemu-aarch64): compares variants, not real A72 milliseconds")
     results = {

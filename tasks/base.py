@@ -7,7 +7,6 @@ distillation loss fits it, and the pre- and post-processing that eval, the agent
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
 
 import numpy as np
@@ -18,8 +17,6 @@ from edgeship.registry import Registry
 
 if TYPE_CHECKING:
     import torch
-
-    from edgeship.sources.data import Examples
 
 
 class LoadedModel(Protocol):
@@ -47,6 +44,8 @@ class Task:
     """Suffix of the transformers class that carries this task's head, e.g. ForSequenceClassification."""
     data_formats: ClassVar[tuple[str, ...]]
     """What `--data` / `--eval-data` may be for this task."""
+    data_kind: ClassVar[Literal["labelled", "scored-pairs"]] = "labelled"
+    """How its eval data is shaped: an example per label, or text pairs with a similarity score."""
     metric: ClassVar[str]
     metric_in_percent: ClassVar[bool] = True
     """Shown as a percentage (accuracy, F1) or as the number it is (a correlation)."""
@@ -102,18 +101,6 @@ class Task:
         """The one tensor the exported graph returns, from what the PyTorch model returned for `inputs`
         (`pooling`: the model's own, for tasks that pool token states)."""
         raise NotImplementedError
-
-    def accepts(self, examples: Examples) -> bool:
-        """Whether `examples` (a bundled dataset) have the shape this task's metric reads."""
-        from edgeship.sources.data import SimilarityExamples
-
-        return not isinstance(examples, SimilarityExamples)
-
-    def load_data(self, path: Path, label_names: list[str]) -> Examples:
-        """Read `--data` / `--eval-data` from a file or folder in one of `data_formats`."""
-        from edgeship.sources.data import load_labelled
-
-        return load_labelled(path, label_names)
 
 
 TASKS: Registry[Task] = Registry("task", "edgeship.tasks", "_task", key="name")

@@ -6,7 +6,6 @@ graph, so every runtime and kit gets the vector a sentence-transformers model gi
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,8 +18,6 @@ from edgeship.tasks.text_inputs import token_rows
 
 if TYPE_CHECKING:
     import torch
-
-    from edgeship.sources.data import Examples
 
 NEIGHBOURS = 10
 """How many nearest neighbours `agreement` compares (the issue's top-10 overlap)."""
@@ -45,6 +42,7 @@ class FeatureExtraction(TaskDescriptor):
     distillation_loss = "cosine + MSE between student and teacher sentence embeddings"
     postprocessing = "none: the vector is the output; compare two with a dot product"
     output_name = "sentence_embedding"
+    data_kind = "scored-pairs"
 
     def sample_inputs(
         self, loaded: LoadedModel, samples: int, max_length: int, rng: np.random.Generator
@@ -110,18 +108,6 @@ class FeatureExtraction(TaskDescriptor):
         ours, theirs = self.predictions(outputs), self.predictions(reference)
         overlaps = [len(set(a) & set(b)) / len(b) for a, b in zip(ours, theirs, strict=True)]
         return float(np.mean(overlaps))
-
-    def accepts(self, examples: Examples) -> bool:
-        """Scored text pairs only."""
-        from edgeship.sources.data import SimilarityExamples
-
-        return isinstance(examples, SimilarityExamples)
-
-    def load_data(self, path: Path, label_names: list[str]) -> Examples:
-        """Scored text pairs from a CSV or JSONL file."""
-        from edgeship.sources.similarity import load_similarity_pairs
-
-        return load_similarity_pairs(path)
 
 
 def unit(vectors: np.ndarray) -> np.ndarray:

@@ -180,7 +180,10 @@ def test_wrong_data_for_the_task_is_refused_in_one_line(minilm_bundle: Path, tmp
     assert len(result.stderr.strip().splitlines()) == 1
     result = run_cli("eval", str(minilm_bundle), "--data", "rotten_tomatoes")
     assert result.returncode == 1
-    assert "rotten_tomatoes is labelled data, which feature-extraction does not read" in result.stderr
+    assert "rotten_tomatoes is labelled data, which feature-extraction cannot be scored on" in result.stderr
+    result = run_cli("eval", str(minilm_bundle), "--data", "lee_background")
+    assert result.returncode == 1
+    assert "lee_background is unscored texts, which feature-extraction cannot be scored on" in result.stderr
     bundle = Bundle.open(minilm_bundle)
     with pytest.raises(DataError, match="'score' is 'high', not a number"):
         bad = tmp_path / "bad.csv"

@@ -11,8 +11,9 @@ from edgeship.bundle import Bundle
 from edgeship.errors import DataError
 from edgeship.manifest import ImagePreprocessing, Manifest, TextPreprocessing
 from edgeship.runtimes.base import Session
-from edgeship.sources.data import Examples, ImageExamples, SimilarityExamples, TextExamples
+from edgeship.sources.data import Examples, ImageExamples, SimilarityExamples, TextExamples, load_labelled
 from edgeship.sources.preprocess import encode_texts, load_image
+from edgeship.sources.similarity import load_similarity_pairs
 from edgeship.tasks.base import get_task
 
 
@@ -61,12 +62,16 @@ def load_examples(bundle: Bundle, data: Path | Examples) -> Examples:
     holds_images = isinstance(data, ImageExamples) or (isinstance(data, Path) and data.is_dir())
     _check_modality(bundle.manifest, holds_images, data if isinstance(data, Path) else Path(data.name))
     task = get_task(bundle.manifest.source.task)
+    pairs = task.data_kind == "scored-pairs"
     if isinstance(data, Path):
-        return task.load_data(data, bundle.manifest.source.labels)
-    if not task.accepts(data):
+        return load_similarity_pairs(data) if pairs else load_labelled(data, bundle.manifest.source.labels)
+    if isinstance(data, SimilarityExamples):
+        shape = "scored text pairs" if data.pairs else "unscored texts"
+    else:
+        shape = "labelled data"
+    if (shape == "scored text pairs") != pairs or shape == "unscored texts":
         raise DataError(
-            f"{data.name} is {'scored text pairs' if isinstance(data, SimilarityExamples) else 'labelled'} "
-            f"data, which {task.id} does not read",
+            f"{data.name} is {shape}, which {task.id} cannot be scored on",
             hint=f"pass {' or '.join(task.data_formats)}",
         )
     return data

@@ -17,6 +17,9 @@ pytestmark = [pytest.mark.conformance, pytest.mark.slow]
 USER_FIRST = (
     "bert",
     "distilbert",
+    "bert-embed",
+    "distilbert-embed",
+    "xlm-roberta-embed",
     "mobilebert",
     "albert",
     "squeezebert",
