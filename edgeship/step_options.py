@@ -443,7 +443,8 @@ class SupportStep(StepOptions):
     )
     tasks: str | None = Field(
         default=None,
-        description="Comma-separated tasks: classification, feature-extraction (default: all).",
+        description="Comma-separated tasks of the task column: classification, feature-extraction, "
+        "text-generation, audio-classification (default: all).",
     )
     markdown: Path | None = Field(
         default=None, description="Write the matrix as Markdown (docs/support-matrix.md)."

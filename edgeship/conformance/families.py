@@ -243,12 +243,14 @@ FAMILIES: tuple[Family, ...] = (
             input_names=("input_ids", "attention_mask"),
             **DECODER,
         ),
+        task="text-generation",
     ),
     Family(
         "llama-kv",
         "LLaMA (KV cache)",
         "transformers LlamaForCausalLM decode step, past keys/values in and out",
         partial(decoders.decode_step, "LlamaConfig", "LlamaForCausalLM", **DECODER),
+        task="text-generation",
     ),
     Family(
         "mixtral",
@@ -265,6 +267,7 @@ FAMILIES: tuple[Family, ...] = (
             experts_implementation="batched_mm",
             **DECODER,
         ),
+        task="text-generation",
     ),
     Family(
         "mamba",
@@ -279,6 +282,7 @@ FAMILIES: tuple[Family, ...] = (
             state_size=16,
             num_hidden_layers=2,
         ),
+        task="text-generation",
     ),
     Family(
         "rwkv",
@@ -295,6 +299,7 @@ FAMILIES: tuple[Family, ...] = (
             num_hidden_layers=2,
             context_length=128,
         ),
+        task="text-generation",
     ),
     Family(
         "wav2vec2",
@@ -313,6 +318,7 @@ FAMILIES: tuple[Family, ...] = (
             num_conv_pos_embedding_groups=4,
             classifier_proj_size=32,
         ),
+        task="audio-classification",
     ),
 )
 FAMILY_NAMES: tuple[str, ...] = tuple(family.name for family in FAMILIES)

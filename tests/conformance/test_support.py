@@ -62,9 +62,10 @@ def test_markdown_has_the_table_pass_rates_and_versions(saved_run: Path) -> None
     run = json.loads((saved_run / "run.json").read_text())
     assert markdown.startswith("# Support matrix\n")
     assert f"Run on {run['created'][:10]}" in markdown
-    assert "| family | ONNX fp32 | ONNX int8 |" in markdown
-    assert "| BERT | pass | pass |" in markdown and "| ViT | pass | pass |" in markdown
-    assert "| **pass rate** | **2/2 (100%)** | **2/2 (100%)** |" in markdown
+    assert "| family | task | ONNX fp32 | ONNX int8 |" in markdown
+    assert "| BERT | classification | pass | pass |" in markdown
+    assert "| ViT | classification | pass | pass |" in markdown
+    assert "| **pass rate** | | **2/2 (100%)** | **2/2 (100%)** |" in markdown
     assert f"- onnxruntime {run['versions']['onnxruntime']}" in markdown
 
 
