@@ -105,10 +105,10 @@ def _named_output(output_module: Any, input_names: list[str], output_name: str) 
     class NamedOutput(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.output_module = output_module
+            self.logits_module = output_module  # the name TFLite tensors carry (see numerics/names.py)
 
         def forward(self, **inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-            return {output_name: self.output_module(*(inputs[name] for name in input_names))}
+            return {output_name: self.logits_module(*(inputs[name] for name in input_names))}
 
     return NamedOutput().eval()
 

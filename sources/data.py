@@ -8,11 +8,12 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeAlias
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from edgeship.errors import DataError, EdgeshipError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class SimilarityExamples:
     @property
     def labels(self) -> np.ndarray:
         """One row per scored pair: (text 1, text 2, score), what the task's metric takes."""
+        import numpy as np
+
         return np.asarray(self.pairs, dtype=np.float64).reshape(-1, 3)
 
     def subset(self, indices: list[int], name: str | None = None) -> SimilarityExamples:

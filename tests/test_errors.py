@@ -48,14 +48,14 @@ def test_unknown_timm_name(tmp_path: Path) -> None:
 def test_unsupported_architecture(tmp_path: Path, tokenizer_dir: Path) -> None:
     import transformers
 
-    model_dir = tmp_path / "encoder-only"
-    transformers.BertModel(
+    model_dir = tmp_path / "masked-lm"
+    transformers.BertForMaskedLM(
         transformers.BertConfig(
             hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
         )
     ).save_pretrained(model_dir)
     result = export_error(tmp_path, str(model_dir))
-    assert_one_line_error(result, "BertModel", "--task")
+    assert_one_line_error(result, "BertForMaskedLM", "--task")
 
 
 def test_truncated_weights_file(tmp_path: Path, bert_dir: Path) -> None:
