@@ -165,6 +165,10 @@ def test_real_minilm_spearman_on_lee_and_int8_within_budget(minilm_bundle: Path)
 
     result = run_cli("quantize", str(minilm_bundle), "--scheme", "int8-dynamic", "--eval-data", "lee")
     assert result.returncode == 0, result.stdout + result.stderr
+    result = run_cli(
+        "quantize", str(minilm_bundle), "--scheme", "int8-static", "--calibration-data", "lee_background"
+    )  # calibration reads texts: unscored ones too
+    assert result.returncode == 0, result.stdout + result.stderr
     int8 = Bundle.open(minilm_bundle).manifest.variant("onnx-int8-dynamic")
     assert int8.accuracy is not None and abs(int8.accuracy - fp32.accuracy) <= 0.01  # the target
     assert int8.eval_agreement is not None and int8.eval_agreement >= 0.9  # top-10 neighbours on lee

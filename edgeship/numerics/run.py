@@ -98,7 +98,7 @@ def reference_of(bundle: Bundle, variant: Variant, against: str) -> str:
 def debug_inputs(bundle: Bundle, data: Path | None, samples: int) -> tuple[dict[str, np.ndarray], str]:
     """The first `samples` rows of `data` (encoded as eval does) or of the bundle's parity inputs."""
     if data is not None:
-        encoded = encode_examples(bundle, load_examples(bundle, data)).head(samples)
+        encoded = encode_examples(bundle, load_examples(bundle, data, scored=False)).head(samples)
         return encoded.inputs, f"{encoded.name} (first {len(encoded)})"
     if bundle.manifest.parity_reference is None:
         raise BundleError(

@@ -52,9 +52,10 @@ class EncodedExamples:
         ]
 
 
-def load_examples(bundle: Bundle, data: Path | Examples) -> Examples:
+def load_examples(bundle: Bundle, data: Path | Examples, *, scored: bool = True) -> Examples:
     """Read data for this bundle's task (a file, an image folder or a bundled dataset's name), refusing
-    texts for an image model and vice versa, and data of another task's shape."""
+    texts for an image model and vice versa, and data of another task's shape. With `scored=False`
+    (calibration, debugging inputs) a sentence encoder takes any texts: scores are not read."""
     from edgeship.sources.datasets import DATASETS
 
     if isinstance(data, Path) and not data.exists() and str(data) in DATASETS:
@@ -63,6 +64,10 @@ def load_examples(bundle: Bundle, data: Path | Examples) -> Examples:
     _check_modality(bundle.manifest, holds_images, data if isinstance(data, Path) else Path(data.name))
     task = get_task(bundle.manifest.source.task)
     pairs = task.data_kind == "scored-pairs"
+    if pairs and not scored:
+        from edgeship.compress.distill.corpus import load_training_texts
+
+        return load_training_texts(data)
     if isinstance(data, Path):
         return load_similarity_pairs(data) if pairs else load_labelled(data, bundle.manifest.source.labels)
     if isinstance(data, SimilarityExamples):

@@ -184,7 +184,7 @@ def _calibration(
             f"{calibrating[0].calibrating_name} needs calibration samples and none were given",
             hint="pass --calibration-data FILE (CSV/JSONL or image folder) with real task samples",
         )
-    return encode_examples(bundle, load_examples(bundle, data))
+    return encode_examples(bundle, load_examples(bundle, data, scored=False))
 
 
 def _quantize_one(
