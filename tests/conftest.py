@@ -52,6 +52,18 @@ def _save_text_model(model_class: type, config: object, tokenizer_dir: Path, pat
 
 
 @pytest.fixture(scope="session")
+def encoder_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer_dir: Path) -> Path:
+    """A 2-layer BertModel (no head) with the MiniLM tokenizer: a tiny sentence encoder (mean pooling)."""
+    import transformers
+
+    config = transformers.BertConfig(
+        vocab_size=30522, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128
+    )
+    path = tmp_path_factory.mktemp("models") / "tiny-encoder"
+    return _save_text_model(transformers.BertModel, config, tokenizer_dir, path)
+
+
+@pytest.fixture(scope="session")
 def bert_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer_dir: Path) -> Path:
     """A 2-layer BERT sequence classifier with 3 labels."""
     import transformers

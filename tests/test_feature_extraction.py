@@ -4,6 +4,7 @@ int8 within the issue's budget on the real all-MiniLM-L6-v2, and one-line refusa
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -30,18 +31,10 @@ SENTENCES = [
 ]
 
 
-def _encoder_dir(tmp_path: Path, tokenizer_dir: Path, pooling: dict[str, bool] | None = None) -> Path:
-    """A 2-layer BertModel (no head) with the MiniLM tokenizer; `pooling` writes a 1_Pooling config."""
-    import torch
-    import transformers
-
-    torch.manual_seed(0)
-    config = transformers.BertConfig(
-        hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128
-    )
+def _encoder_copy(tmp_path: Path, encoder_dir: Path, pooling: dict[str, bool] | None = None) -> Path:
+    """The tiny encoder copied to `tmp_path`; `pooling` writes a sentence-transformers 1_Pooling config."""
     directory = tmp_path / "encoder"
-    transformers.BertModel(config).save_pretrained(directory)
-    transformers.AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(directory)
+    shutil.copytree(encoder_dir, directory)
     if pooling is not None:
         (directory / "1_Pooling").mkdir()
         (directory / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
@@ -68,10 +61,10 @@ def _pytorch_embeddings(directory: Path, texts: list[str], pooling: str) -> np.n
 
 @pytest.mark.parametrize("pooling", ["mean", "cls"])
 def test_the_graph_pools_and_normalises_as_sentence_transformers(
-    tmp_path: Path, tokenizer_dir: Path, pooling: str
+    tmp_path: Path, encoder_dir: Path, pooling: str
 ) -> None:
     flags = {"pooling_mode_cls_token": pooling == "cls", "pooling_mode_mean_tokens": pooling == "mean"}
-    directory = _encoder_dir(tmp_path, tokenizer_dir, flags)
+    directory = _encoder_copy(tmp_path, encoder_dir, flags)
     bundle, variant = export_model(str(directory), tmp_path / "bundle")  # task inferred from BertModel
 
     manifest = bundle.manifest
@@ -92,8 +85,8 @@ def test_the_graph_pools_and_normalises_as_sentence_transformers(
     np.testing.assert_allclose(vectors, _pytorch_embeddings(directory, SENTENCES, pooling), atol=1e-5)
 
 
-def test_tflite_export_matches_the_onnx_embeddings(tmp_path: Path, tokenizer_dir: Path) -> None:
-    directory = _encoder_dir(tmp_path, tokenizer_dir)
+def test_tflite_export_matches_the_onnx_embeddings(tmp_path: Path, encoder_dir: Path) -> None:
+    directory = _encoder_copy(tmp_path, encoder_dir)
     export_model(str(directory), tmp_path / "bundle", options=None)
     bundle, variant = export_model(str(directory), tmp_path / "bundle", artifact_format="tflite")
     assert variant.parity is not None and (variant.parity.cosine or 0) >= 0.9999

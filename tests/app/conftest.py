@@ -52,21 +52,11 @@ def load_client(kit_dir: Path) -> ModuleType:
 
 
 @pytest.fixture(scope="session")
-def embedding_bundle(tmp_path_factory: pytest.TempPathFactory, tokenizer_dir: Path) -> Path:
-    """A 2-layer BertModel sentence encoder (random weights, mean-pooled): ONNX fp32 and int8 with Spearman
-    on lee, TFLite fp32."""
-    import transformers
-
-    from tests.conftest import _save_text_model
-
-    config = transformers.BertConfig(
-        vocab_size=30522, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128
-    )
-    model_dir = _save_text_model(
-        transformers.BertModel, config, tokenizer_dir, tmp_path_factory.mktemp("models") / "tiny-encoder"
-    )
+def embedding_bundle(tmp_path_factory: pytest.TempPathFactory, encoder_dir: Path) -> Path:
+    """The tiny sentence encoder (random weights, mean-pooled): ONNX fp32 and int8 with Spearman on lee,
+    TFLite fp32."""
     out = tmp_path_factory.mktemp("appkit") / "encoder"
-    export = ["export", str(model_dir), "--task", "feature-extraction", "--out", str(out)]
+    export = ["export", str(encoder_dir), "--task", "feature-extraction", "--out", str(out)]
     for args in (
         [*export, "--max-length", str(MAX_LENGTH)],
         [*export, "--max-length", str(MAX_LENGTH), "--format", "tflite"],

@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import pytest
-
 from edgeship.bundle import Bundle
 from tests.conftest import run_cli
 
@@ -36,22 +34,6 @@ devices:
     warmup: 1
 """
 WORDS = ["cat", "dog", "stock", "market", "guitar", "music", "rain", "storm", "bread", "cake"]
-
-
-@pytest.fixture()
-def encoder_dir(tmp_path: Path, tokenizer_dir: Path) -> Path:
-    """A 2-layer BertModel (no head) with the MiniLM tokenizer."""
-    import torch
-    import transformers
-
-    torch.manual_seed(0)
-    config = transformers.BertConfig(
-        hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128
-    )
-    directory = tmp_path / "encoder"
-    transformers.BertModel(config).save_pretrained(directory)
-    transformers.AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(directory)
-    return directory
 
 
 def _data(tmp_path: Path) -> tuple[Path, Path]:
