@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import random
+from collections.abc import Callable
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -14,6 +15,7 @@ from edgeship.compress.finetune import _encode, _length_grouped_batches, _token_
 from edgeship.sources.data import ImageExamples, SimilarityExamples, TextExamples
 from edgeship.sources.loading import LoadedModel
 from edgeship.sources.preprocess import load_image
+from edgeship.tasks.base import get_task
 
 Examples: TypeAlias = TextExamples | ImageExamples | SimilarityExamples
 """Training or held-out examples; a sentence encoder trains on the texts of SimilarityExamples alone (no
@@ -72,17 +74,33 @@ def predict(
     model: Any, framework: str, examples: Examples, teacher: LoadedModel, max_length: int
 ) -> np.ndarray:
     """Predicted label of each example by a (student or teacher) classifier."""
+
+    def labels(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        logits = model(inputs["pixel_values"]) if framework == "timm" else model(**inputs).logits
+        return logits.argmax(dim=-1)
+
+    return _batched(model, examples, teacher, max_length, labels)
+
+
+def _batched(
+    model: Any,
+    examples: Examples,
+    teacher: LoadedModel,
+    max_length: int,
+    output_of: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+    batch_size: int = 64,
+) -> np.ndarray:
+    """`output_of(inputs)` for every example, run in eval mode in batches on the model's device."""
     device = next(model.parameters()).device
     collate = collate_function(examples, teacher, max_length)
-    predictions = []
+    outputs = []
     model.eval()
     with torch.inference_mode():
-        for start in range(0, len(examples), 64):
-            inputs, _ = collate(list(range(start, min(start + 64, len(examples)))))
+        for start in range(0, len(examples), batch_size):
+            inputs, _ = collate(list(range(start, min(start + batch_size, len(examples)))))
             inputs = {name: value.to(device) for name, value in accepted_inputs(model, inputs).items()}
-            logits = model(inputs["pixel_values"]) if framework == "timm" else model(**inputs).logits
-            predictions.append(logits.argmax(dim=-1).cpu().numpy())
-    return np.concatenate(predictions)
+            outputs.append(output_of(inputs).cpu().numpy())
+    return np.concatenate(outputs)
 
 
 def accepted_inputs(model: Any, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -97,18 +115,14 @@ def sentence_embeddings(
     model: Any, examples: SimilarityExamples, teacher: LoadedModel, max_length: int
 ) -> np.ndarray:
     """The sentence embedding of each text by a (student or teacher) encoder, pooled as the teacher pools."""
-    from edgeship.tasks.base import get_task
-
-    task, device = get_task(teacher.task), next(model.parameters()).device
-    collate = collate_function(examples, teacher, max_length)
-    vectors = []
-    model.eval()
-    with torch.inference_mode():
-        for start in range(0, len(examples), 64):
-            inputs, _ = collate(list(range(start, min(start + 64, len(examples)))))
-            inputs = {name: value.to(device) for name, value in accepted_inputs(model, inputs).items()}
-            vectors.append(task.graph_output(model(**inputs), inputs, teacher.pooling).float().cpu().numpy())
-    return np.concatenate(vectors)
+    task = get_task(teacher.task)
+    return _batched(
+        model,
+        examples,
+        teacher,
+        max_length,
+        lambda inputs: task.graph_output(model(**inputs), inputs, teacher.pooling).float(),
+    )
 
 
 def held_out_score(
@@ -116,8 +130,6 @@ def held_out_score(
 ) -> float:
     """The teacher task's metric of the model on held-out examples: accuracy, or Spearman on scored pairs."""
     if isinstance(examples, SimilarityExamples):
-        from edgeship.tasks.base import get_task
-
         embeddings = sentence_embeddings(model, examples, teacher, max_length)
         return get_task(teacher.task).score(embeddings, examples.labels)
     return float(

@@ -70,8 +70,8 @@ def _training_data(
     teacher: Any, data: Data, eval_data: Data | None, options: DistillOptions
 ) -> tuple[Any, Any]:
     """(train, held-out) examples as the teacher's task reads them: labelled, or texts and scored pairs."""
-    from edgeship.compress.distill.corpus import TRAINING_FORMATS, load_scored_pairs, load_training_texts
     from edgeship.compress.distill.registry import learns_embeddings
+    from edgeship.sources.corpus import TRAINING_FORMATS, load_scored_pairs, load_training_texts
 
     if not learns_embeddings(teacher):
         train = load_examples(data, teacher.labels)

@@ -65,7 +65,7 @@ def load_examples(bundle: Bundle, data: Path | Examples, *, scored: bool = True)
     task = get_task(bundle.manifest.source.task)
     pairs = task.data_kind == "scored-pairs"
     if pairs and not scored:
-        from edgeship.compress.distill.corpus import load_training_texts
+        from edgeship.sources.corpus import load_training_texts
 
         return load_training_texts(data)
     if isinstance(data, Path):

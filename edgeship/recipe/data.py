@@ -51,8 +51,8 @@ def load_recipe_data(data: Data, labels: list[str] | None, task: str | None = No
 def _embedding_data(data: Data) -> RecipeData:
     """A sentence encoder's data: unlabelled training texts (`train`, also the calibration default) and
     scored pairs (`eval`, required: there is nothing to hold out of unscored texts)."""
-    from edgeship.compress.distill.corpus import EVAL_FORMATS, load_scored_pairs, load_training_texts
     from edgeship.recipe.load import RecipeError
+    from edgeship.sources.corpus import EVAL_FORMATS, load_scored_pairs, load_training_texts
 
     if data.eval is None:
         raise RecipeError(

@@ -1,8 +1,9 @@
-"""Data of a sentence-encoder (feature-extraction) distillation: unlabelled training texts, scored eval pairs.
+"""A sentence encoder's (feature-extraction) data besides its scored eval pairs: unlabelled texts.
 
-A feature-extraction student learns the teacher's embeddings, so any text teaches it: a file with a text
-column (labels are not read), both texts of each pair of a scored-pairs file (scores are not read), or a
-bundled corpus. Training texts are held as SimilarityExamples without pairs.
+A feature-extraction student learns the teacher's embeddings, and int8 calibration needs only inputs, so
+any text serves: a file with a text column (labels are not read), both texts of each pair of a
+scored-pairs file (scores are not read), or a bundled corpus. Texts are held as SimilarityExamples
+without pairs.
 """
 
 from __future__ import annotations
