@@ -57,8 +57,10 @@ class OnnxExporter:
         example = sample_inputs(loaded, samples=1 if arch.static_batch else 2, max_length=trace_length)
         args = tuple(torch.from_numpy(example[name]) for name in loaded.input_names)
         dynamic_axes = {name: _dynamic_axes(loaded.task, arch) for name in loaded.input_names}
-        output_name = get_task(loaded.task).output_name
-        dynamic_axes[output_name] = {} if arch.static_batch else {0: "batch"}
+        task = get_task(loaded.task)
+        output_name = task.output_name
+        batch_only = {} if arch.static_batch else {0: "batch"}
+        dynamic_axes[output_name] = _dynamic_axes(loaded.task, arch) if task.per_token else batch_only
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:

