@@ -64,6 +64,27 @@ def encoder_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer_dir: Path) -
 
 
 @pytest.fixture(scope="session")
+def tagger_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer_dir: Path) -> Path:
+    """A 2-layer BertForTokenClassification over the silver NER tags (O, B-PER, I-PER, ... I-MISC)."""
+    import transformers
+
+    from edgeship.sources.silver_ner import TAGS
+
+    config = transformers.BertConfig(
+        vocab_size=30522,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        num_labels=len(TAGS),
+        id2label=dict(enumerate(TAGS)),
+        label2id={tag: index for index, tag in enumerate(TAGS)},
+    )
+    path = tmp_path_factory.mktemp("models") / "tiny-tagger"
+    return _save_text_model(transformers.BertForTokenClassification, config, tokenizer_dir, path)
+
+
+@pytest.fixture(scope="session")
 def bert_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer_dir: Path) -> Path:
     """A 2-layer BERT sequence classifier with 3 labels."""
     import transformers
