@@ -444,7 +444,7 @@ class SupportStep(StepOptions):
     tasks: str | None = Field(
         default=None,
         description="Comma-separated tasks of the task column: classification, feature-extraction, "
-        "text-generation, audio-classification (default: all).",
+        "token-classification, text-generation, audio-classification (default: all).",
     )
     markdown: Path | None = Field(
         default=None, description="Write the matrix as Markdown (docs/support-matrix.md)."

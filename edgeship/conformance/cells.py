@@ -12,8 +12,8 @@ from edgeship.conformance.checks import (
     THREADS,
     CellFailure,
     Outcome,
+    against_reference,
     attention_tensors,
-    compare,
     fp32_verdict,
     one_line,
     onnx_profile_shapes,
@@ -44,7 +44,7 @@ def onnx_fp32(subject: Subject, workdir: Path) -> Outcome:
     partial.replace(workdir / ONNX_FILE)
     with stage("runtime"):
         outputs = run_session(open_session(workdir / ONNX_FILE, "onnx", THREADS), subject)
-    outcome = fp32_verdict(compare(outputs, subject.reference, subject.task), subject.tolerance)
+    outcome = fp32_verdict(against_reference(outputs, subject), subject.tolerance)
     if subject.attention_length:
         with stage("attention check"):
             shapes = onnx_profile_shapes(workdir / ONNX_FILE, subject, workdir)
@@ -105,7 +105,7 @@ def onnx_quantized(scheme: str) -> CellRunner:
             )
         with stage("runtime"):
             outputs = run_session(open_session(destination, "onnx", THREADS), subject)
-        outcome = quantized_verdict(compare(outputs, subject.reference, subject.task))
+        outcome = quantized_verdict(against_reference(outputs, subject))
         outcome.metrics["quantized_ops"] = float(sum(result.graph.quantized_ops.values()))
         return outcome
 
@@ -128,7 +128,7 @@ def tflite_fp32(subject: Subject, workdir: Path) -> Outcome:
     with stage("runtime"):
         session = LiteRtSession(workdir / TFLITE_FILE, threads=THREADS)
         outputs = run_session(session, subject, list(session.output_details))
-    outcome = fp32_verdict(compare(outputs, subject.reference, subject.task), subject.tolerance)
+    outcome = fp32_verdict(against_reference(outputs, subject), subject.tolerance)
     if subject.attention_length:
         with stage("attention check"):
             shapes = _tflite_shapes(workdir / TFLITE_FILE)
@@ -190,7 +190,7 @@ def tflite_int8(subject: Subject, workdir: Path) -> Outcome:
     with stage("runtime"):
         session = LiteRtSession(destination, threads=THREADS)
         outputs = run_session(session, subject, list(session.output_details))
-    outcome = quantized_verdict(compare(outputs, subject.reference, subject.task))
+    outcome = quantized_verdict(against_reference(outputs, subject))
     outcome.metrics["quantized_ops"] = float(sum(result.graph.quantized_ops.values()))
     return outcome
 

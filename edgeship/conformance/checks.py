@@ -20,7 +20,8 @@ from edgeship.tasks.classification import scaled_tolerance
 from edgeship.tasks.feature_extraction_task import MIN_PARITY_COSINE, row_cosines
 
 AGREEMENT_FLOOR = 0.9
-"""Quantized cells pass when at least this share of argmaxes matches PyTorch fp32."""
+"""Quantized cells pass when at least this share of argmaxes (per-token: real tokens' tags) matches
+PyTorch fp32."""
 EMBEDDING_COSINE_FLOOR = 0.98
 """Quantized embedding cells pass when their vectors keep at least this mean cosine to fp32's."""
 VOCABULARY_CLASSES = 100
@@ -80,10 +81,16 @@ def run_session(session: Any, subject: Subject, output_names: list[str] | None =
 
 
 def compare(
-    actual: list[np.ndarray], expected: list[np.ndarray], task: str = "text-classification"
+    actual: list[np.ndarray],
+    expected: list[np.ndarray],
+    task: str = "text-classification",
+    scored: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Max abs diff over every output; on the first, argmax and top-5 agreement (logits) or the cosine
-    to PyTorch's vectors and top-10 neighbour agreement (feature-extraction)."""
+    to PyTorch's vectors and top-10 neighbour agreement (feature-extraction).
+
+    `scored` ([rows, tokens], per-token tasks) picks the real tokens: agreement counts their tags only,
+    as a padded position's tag is never read; max|Δ| still spans every position."""
     if [a.shape for a in actual] != [e.shape for e in expected]:
         raise CellFailure(
             f"parity: output shapes {[list(a.shape) for a in actual]} differ from PyTorch's "
@@ -98,27 +105,42 @@ def compare(
             "mean_cosine": float(np.mean(cosines)),
             "neighbour_agreement": get_task(task).agreement(actual[0], expected[0]),
         }
-    target = expected[0].argmax(-1)
-    top5 = np.argsort(-actual[0], axis=-1)[..., :5]
-    return {
+    logits, reference = (
+        (actual[0], expected[0]) if scored is None else (actual[0][scored], expected[0][scored])
+    )
+    target = reference.argmax(-1)
+    top5 = np.argsort(-logits, axis=-1)[..., :5]
+    metrics = {
         "max_abs_diff": diff,
-        "argmax_agreement": float(np.mean(actual[0].argmax(-1) == target)),
+        "argmax_agreement": float(np.mean(logits.argmax(-1) == target)),
         "top5_agreement": float(np.mean(np.any(top5 == target[..., None], axis=-1))),
         "classes": float(expected[0].shape[-1]),
         "largest_logit": float(np.max(np.abs(expected[0]))),
     }
+    if scored is not None:
+        metrics["scored_tokens"] = float(len(target))
+        flipped = logits.argmax(-1) != target
+        if flipped.any():  # how close PyTorch's own top two were where the tags differ: near-ties?
+            top_two = np.sort(reference[flipped], axis=-1)[:, -2:]
+            metrics["flipped_margin"] = float(np.max(top_two[:, 1] - top_two[:, 0]))
+    return metrics
+
+
+def against_reference(outputs: list[np.ndarray], subject: Subject) -> dict[str, float]:
+    """`compare` a cell's outputs with the subject's PyTorch outputs, judged as its task's outputs are."""
+    return compare(outputs, subject.reference, subject.task, subject.scored_tokens)
 
 
 def fp32_verdict(metrics: dict[str, float], tolerance: float) -> Outcome:
     """fp32 artifacts must match PyTorch within the architecture's tolerance (scaled with the logits, as
-    `edgeship export` scales it) with every argmax equal; embeddings within the tolerance, every vector
+    `edgeship export` scales it) with every argmax equal (per-token: every real token's); embeddings within the tolerance, every vector
     at cosine >= 0.9999 to PyTorch's (as `edgeship export` requires)."""
     if "min_cosine" in metrics:
         text = f"max|Δ| {metrics['max_abs_diff']:.1e}, min cosine {metrics['min_cosine']:.6f}"
         if metrics["max_abs_diff"] > tolerance or metrics["min_cosine"] < MIN_PARITY_COSINE:
             return Outcome("fail", f"parity: {text} (tolerance {tolerance:g})", metrics)
         return Outcome("pass", text, metrics)
-    text = f"max|Δ| {metrics['max_abs_diff']:.1e}, argmax agreement {metrics['argmax_agreement']:.3f}"
+    text = f"max|Δ| {metrics['max_abs_diff']:.1e}, {_agreement(metrics)}"
     tolerance = scaled_tolerance(tolerance, np.asarray(metrics["largest_logit"]))
     if metrics["max_abs_diff"] > tolerance or metrics["argmax_agreement"] < 1.0:
         return Outcome("fail", f"parity: {text} (tolerance {tolerance:g})", metrics)
@@ -140,13 +162,25 @@ def quantized_verdict(metrics: dict[str, float]) -> Outcome:
     vocabulary = metrics["classes"] > VOCABULARY_CLASSES
     agreement = metrics["top5_agreement" if vocabulary else "argmax_agreement"]
     text = (
-        f"argmax agreement {metrics['argmax_agreement']:.3f}"
+        _agreement(metrics)
         + (f", top-5 {metrics['top5_agreement']:.3f}" if vocabulary else "")
         + f", max|Δ| {metrics['max_abs_diff']:.2g}"
     )
     if agreement < AGREEMENT_FLOOR:
         return Outcome("fail", f"accuracy: {text} (< {AGREEMENT_FLOOR})", metrics)
     return Outcome("pass", text, metrics)
+
+
+def _agreement(metrics: dict[str, float]) -> str:
+    """'argmax agreement ...'; per-token, over how many real tokens and how many differ."""
+    if "scored_tokens" not in metrics:
+        return f"argmax agreement {metrics['argmax_agreement']:.3f}"
+    tokens = metrics["scored_tokens"]
+    differing = round((1 - metrics["argmax_agreement"]) * tokens)
+    text = f"argmax agreement {metrics['argmax_agreement']:.4f} over {tokens:.0f} real tokens"
+    if "flipped_margin" in metrics:
+        return f"{text} ({differing} differ, PyTorch's top two within {metrics['flipped_margin']:.1e} there)"
+    return text
 
 
 def attention_tensors(shapes: list[list[int]], length: int) -> str:

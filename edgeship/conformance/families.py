@@ -23,6 +23,29 @@ CELL_TITLES: dict[str, str] = {
 LONG_LENGTH = 4096
 CONV_DOMINATED = "convolution-dominated: int4 weight-only targets large MatMul weights"
 TEXT: dict[str, Any] = {"num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
+IOB2_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
+"""CoNLL-2003's tag set: token-classification families tag with it."""
+NER: dict[str, Any] = {
+    "num_labels": len(IOB2_TAGS),
+    "id2label": dict(enumerate(IOB2_TAGS)),
+    "label2id": {tag: index for index, tag in enumerate(IOB2_TAGS)},
+}
+LONGFORMER: dict[str, Any] = {
+    "hidden_size": 64,
+    "attention_window": 256,
+    "max_position_embeddings": LONG_LENGTH + 2,
+    "max_length": LONG_LENGTH,
+    **TEXT,
+}
+BIGBIRD: dict[str, Any] = {
+    "hidden_size": 64,
+    "attention_type": "block_sparse",
+    "block_size": 64,
+    "num_random_blocks": 3,
+    "max_position_embeddings": LONG_LENGTH,
+    "max_length": LONG_LENGTH,
+    **TEXT,
+}
 DECODER: dict[str, Any] = {
     **TEXT,
     "hidden_size": 64,
@@ -51,6 +74,10 @@ def _text(config: str, model: str, **options: Any) -> Callable[[Path], Subject]:
 
 def _embedder(config: str, model: str, **options: Any) -> Callable[[Path], Subject]:
     return partial(hf_classifier, config, model, task="feature-extraction", **options)
+
+
+def _tagger(config: str, model: str, **options: Any) -> Callable[[Path], Subject]:
+    return partial(hf_classifier, config, model, task="token-classification", **NER, **options)
 
 
 def _vision(config: str, model: str, **options: Any) -> Callable[[Path], Subject]:
@@ -159,31 +186,63 @@ FAMILIES: tuple[Family, ...] = (
         "longformer",
         "Longformer",
         f"transformers, 2 x 64, window 256, {LONG_LENGTH} tokens",
-        _text(
-            "LongformerConfig",
-            "LongformerForSequenceClassification",
-            hidden_size=64,
-            attention_window=256,
-            max_position_embeddings=LONG_LENGTH + 2,
-            max_length=LONG_LENGTH,
-            **TEXT,
-        ),
+        _text("LongformerConfig", "LongformerForSequenceClassification", **LONGFORMER),
     ),
     Family(
         "bigbird",
         "BigBird",
         f"transformers, 2 x 64, block-sparse (block 64), {LONG_LENGTH} tokens",
-        _text(
-            "BigBirdConfig",
-            "BigBirdForSequenceClassification",
-            hidden_size=64,
-            attention_type="block_sparse",
-            block_size=64,
-            num_random_blocks=3,
-            max_position_embeddings=LONG_LENGTH,
-            max_length=LONG_LENGTH,
-            **TEXT,
+        _text("BigBirdConfig", "BigBirdForSequenceClassification", **BIGBIRD),
+    ),
+    Family(
+        "bert-ner",
+        "BERT",
+        "transformers BertForTokenClassification, 2 x 64, 9 IOB2 tags",
+        _tagger("BertConfig", "BertForTokenClassification", hidden_size=64, **TEXT),
+        task="token-classification",
+    ),
+    Family(
+        "distilbert-ner",
+        "DistilBERT",
+        "transformers DistilBertForTokenClassification, 2 x 64, 9 IOB2 tags",
+        _tagger(
+            "DistilBertConfig",
+            "DistilBertForTokenClassification",
+            dim=64,
+            n_layers=2,
+            n_heads=4,
+            hidden_dim=128,
         ),
+        task="token-classification",
+    ),
+    Family(
+        "xlm-roberta-ner",
+        "XLM-RoBERTa",
+        "transformers XLMRobertaForTokenClassification, 2 x 64, 9 IOB2 tags",
+        _tagger("XLMRobertaConfig", "XLMRobertaForTokenClassification", hidden_size=64, **TEXT),
+        task="token-classification",
+    ),
+    Family(
+        "deberta-v2-ner",
+        "DeBERTa-v2",
+        "transformers DebertaV2ForTokenClassification, 2 x 64, 9 IOB2 tags",
+        _tagger("DebertaV2Config", "DebertaV2ForTokenClassification", hidden_size=64, **TEXT),
+        task="token-classification",
+    ),
+    Family(
+        "longformer-ner",
+        "Longformer",
+        f"transformers LongformerForTokenClassification, 2 x 64, window 256, {LONG_LENGTH} tokens, 9 IOB2 tags",
+        _tagger("LongformerConfig", "LongformerForTokenClassification", **LONGFORMER),
+        task="token-classification",
+    ),
+    Family(
+        "bigbird-ner",
+        "BigBird",
+        f"transformers BigBirdForTokenClassification, 2 x 64, block-sparse (block 64), {LONG_LENGTH} tokens, "
+        "9 IOB2 tags",
+        _tagger("BigBirdConfig", "BigBirdForTokenClassification", **BIGBIRD),
+        task="token-classification",
     ),
     Family(
         "vit",

@@ -76,6 +76,13 @@ class Subject:
         return [np.concatenate(parts).astype(np.float64) for parts in zip(*chunks, strict=True)]
 
     @property
+    def scored_tokens(self) -> np.ndarray | None:
+        """Per-token tasks (NER): the real tokens of each parity row, where tags are judged; else None."""
+        if not get_task(self.task).per_token:
+            return None
+        return self.inputs["attention_mask"].astype(bool)
+
+    @property
     def sequence_length(self) -> int:
         """The text length of the parity rows (the TFLite export's static length)."""
         return int(next(iter(self.inputs.values())).shape[1])
