@@ -1,5 +1,5 @@
-"""Training batches for distillation (length-grouped text, pre-processed images) and the held-out score
-(accuracy of a classifier, Spearman of a sentence encoder)."""
+"""Training batches for distillation (length-grouped text, tagged words, pre-processed images) and the
+held-out score (accuracy of a classifier, entity F1 of a token classifier, Spearman of a sentence encoder)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,21 @@ import numpy as np
 import torch
 
 from edgeship.compress.finetune import _encode, _length_grouped_batches, _token_lengths
-from edgeship.sources.data import ImageExamples, SimilarityExamples, TextExamples
+from edgeship.sources.data import ImageExamples, SimilarityExamples, TaggedExamples, TextExamples
 from edgeship.sources.loading import LoadedModel
-from edgeship.sources.preprocess import load_image
+from edgeship.sources.preprocess import encode_words, load_image
 from edgeship.tasks.base import get_task
 
-Examples: TypeAlias = TextExamples | ImageExamples | SimilarityExamples
+Examples: TypeAlias = TextExamples | ImageExamples | SimilarityExamples | TaggedExamples
 """Training or held-out examples; a sentence encoder trains on the texts of SimilarityExamples alone (no
-pairs needed) and is scored on their pairs."""
+pairs needed) and is scored on their pairs; a token classifier's are words with a tag each."""
 
 
 def run_batches(
     examples: Examples, teacher: LoadedModel, batch_size: int, epochs: int, max_length: int, seed: int
 ) -> list[list[int]]:
     """Every batch of the run, epoch after epoch, in a fixed order derived from `seed` (resume skips a prefix)."""
-    if isinstance(examples, TextExamples | SimilarityExamples):
+    if isinstance(examples, TextExamples | SimilarityExamples | TaggedExamples):
         lengths = _token_lengths(teacher.tokenizer, examples.texts, max_length)
     else:
         lengths = [0] * len(examples)
@@ -44,8 +44,31 @@ def load_images(examples: ImageExamples, teacher: LoadedModel) -> torch.Tensor:
     )
 
 
+def encode_tagged(
+    examples: TaggedExamples, indices: list[int], teacher: LoadedModel, max_length: int
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The sentences at `indices` as word pieces and their tags at each word's first piece (IGNORED elsewhere),
+    padded to the longest of them."""
+    tokenizer = teacher.tokenizer
+    inputs, labels = encode_words(
+        tokenizer,
+        [examples.words[i] for i in indices],
+        [examples.tags[i] for i in indices],
+        max_length,
+        list(tokenizer.model_input_names),
+    )
+    width = int(inputs["attention_mask"].sum(axis=1).max())
+    return (
+        {name: torch.from_numpy(np.ascontiguousarray(value[:, :width])) for name, value in inputs.items()},
+        torch.from_numpy(np.ascontiguousarray(labels[:, :width])),
+    )
+
+
 def collate_function(examples: Examples, teacher: LoadedModel, max_length: int) -> Any:
-    """Turns a list of example indices into (model inputs, labels); texts without labels give None."""
+    """Turns a list of example indices into (model inputs, labels); texts without labels give None, tagged
+    words a label per token."""
+    if isinstance(examples, TaggedExamples):
+        return lambda indices: encode_tagged(examples, indices, teacher, max_length)
     if isinstance(examples, SimilarityExamples):
 
         def collate_unlabelled(indices: list[int]) -> tuple[dict[str, torch.Tensor], None]:
@@ -125,10 +148,27 @@ def sentence_embeddings(
     )
 
 
+def token_logits(
+    model: Any, examples: TaggedExamples, teacher: LoadedModel, max_length: int, width: int
+) -> np.ndarray:
+    """A token classifier's tag logits [sentences, width tokens, tags], zero past each sentence's end."""
+
+    def logits(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        out = model(**inputs).logits.float() * inputs["attention_mask"][..., None]
+        return torch.nn.functional.pad(out, (0, 0, 0, width - out.shape[1]))
+
+    return _batched(model, examples, teacher, max_length, logits)
+
+
 def held_out_score(
     model: Any, framework: str, examples: Examples, teacher: LoadedModel, max_length: int
 ) -> float:
-    """The teacher task's metric of the model on held-out examples: accuracy, or Spearman on scored pairs."""
+    """The teacher task's metric of the model on held-out examples: accuracy, entity F1 of tagged words, or
+    Spearman on scored pairs."""
+    if isinstance(examples, TaggedExamples):
+        _, tags = encode_tagged(examples, list(range(len(examples))), teacher, max_length)
+        logits = token_logits(model, examples, teacher, max_length, width=tags.shape[1])
+        return get_task(teacher.task).score(logits, tags.numpy(), teacher.labels)
     if isinstance(examples, SimilarityExamples):
         embeddings = sentence_embeddings(model, examples, teacher, max_length)
         return get_task(teacher.task).score(embeddings, examples.labels)

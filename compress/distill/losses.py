@@ -1,5 +1,10 @@
 """Distillation losses: soft-target KL (x T^2), hard-label CE, sentence-embedding cosine + MSE, hidden-state
-and attention transfer."""
+and attention transfer.
+
+A token classifier's logits are [batch, tokens, tags]: the soft-target KL is taken at every real token (the
+attention mask; padding's logits mean nothing and eval zeroes them), later word pieces and special tokens
+included, since the exported graph tags every token and the teacher's distribution there is free signal;
+the cross-entropy is taken where a gold tag is (each word's first piece; IGNORED elsewhere), as eval scores."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgeship.compress.distill.weights import FeatureLoss, LossWeights
+from edgeship.tasks.token_classification_task import IGNORED
 
 
 @dataclass
@@ -17,16 +23,33 @@ class Outputs:
     """What one forward pass gives the losses: the task's output, hidden states (embeddings first), attention maps."""
 
     output: torch.Tensor
-    """Classifiers: the logits; sentence encoders: the pooled, L2-normalised sentence embedding."""
+    """Classifiers: the logits ([batch, tags] or, per token, [batch, tokens, tags]); sentence encoders: the
+    pooled, L2-normalised sentence embedding."""
     hidden_states: tuple[torch.Tensor, ...] = ()
     attentions: tuple[torch.Tensor, ...] = ()
 
 
-def soft_target_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
-    """KL(teacher || student) on temperature-softened distributions, scaled by T^2 (Hinton et al.)."""
-    log_student = F.log_softmax(student / temperature, dim=-1)
-    soft_teacher = F.softmax(teacher / temperature, dim=-1)
-    return F.kl_div(log_student, soft_teacher, reduction="batchmean") * temperature**2
+def soft_target_kl(
+    student: torch.Tensor, teacher: torch.Tensor, temperature: float, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """KL(teacher || student) on temperature-softened distributions, scaled by T^2 (Hinton et al.), averaged
+    over examples, or for per-token logits over the tokens `mask` marks real."""
+    log_student = F.log_softmax(student.float() / temperature, dim=-1)
+    soft_teacher = F.softmax(teacher.float() / temperature, dim=-1)
+    per_row = F.kl_div(log_student, soft_teacher, reduction="none").sum(dim=-1)
+    if per_row.ndim == 2 and mask is not None:
+        weights = mask.to(per_row.dtype)
+        per_row = per_row * weights
+        return per_row.sum() / weights.sum().clamp(min=1.0) * temperature**2
+    return per_row.mean() * temperature**2
+
+
+def hard_label_ce(student: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy on the gold labels: one per example, or per token with IGNORED positions left out."""
+    scored = labels.flatten() != IGNORED
+    if not bool(scored.any()):  # a batch of sentences whose words were all cut by truncation
+        return student.sum() * 0.0
+    return F.cross_entropy(student.flatten(0, -2).float(), labels.flatten(), ignore_index=IGNORED)
 
 
 def embedding_distance(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
@@ -87,9 +110,9 @@ class DistillationLoss(nn.Module):
         terms: dict[str, torch.Tensor] = {}
         if not transfer_stage:
             if w.soft:
-                terms["soft"] = w.soft * soft_target_kl(student.output, teacher.output, w.temperature)
+                terms["soft"] = w.soft * soft_target_kl(student.output, teacher.output, w.temperature, mask)
             if w.hard and labels is not None:
-                terms["hard"] = w.hard * F.cross_entropy(student.output, labels)
+                terms["hard"] = w.hard * hard_label_ce(student.output, labels)
             if w.embedding:
                 terms["embedding"] = w.embedding * embedding_distance(student.output, teacher.output)
         if w.hidden and self.layer_map:
@@ -112,6 +135,6 @@ class DistillationLoss(nn.Module):
         if not terms and w.embedding:
             terms["embedding"] = embedding_distance(student.output, teacher.output)
         elif not terms:
-            terms["soft"] = soft_target_kl(student.output, teacher.output, w.temperature)
+            terms["soft"] = soft_target_kl(student.output, teacher.output, w.temperature, mask)
         total = torch.stack(list(terms.values())).sum()
         return total, {name: float(value.detach()) for name, value in terms.items()}

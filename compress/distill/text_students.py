@@ -18,32 +18,28 @@ def uniform_layer_map(student_layers: int, teacher_layers: int) -> list[int]:
 
 
 def student_model(teacher: LoadedModel, config: Any) -> Any:
-    """A model built from `config` with eager attention and the teacher's head: a sequence classifier with
-    the teacher's labels, or the bare encoder (AutoModel) for a feature-extraction teacher."""
+    """A model built from `config` with eager attention and the teacher's head: the teacher task's transformers
+    class (a sequence or token classifier with the teacher's labels, or the bare encoder of a sentence
+    encoder)."""
     import transformers
 
+    from edgeship.tasks.base import get_task
+
+    task = get_task(teacher.task)
     config.pad_token_id = getattr(teacher.config, "pad_token_id", 0)
-    if str(teacher.task) == "feature-extraction":
-        try:
-            return transformers.AutoModel.from_config(config, attn_implementation="eager")
-        except ValueError as exc:
-            raise DistillError(
-                f"cannot build an encoder from a {config.model_type} config: {str(exc).splitlines()[0][:160]}",
-                hint="give an encoder config (BERT, DistilBERT, MobileBERT, RoBERTa, ...)",
-            ) from exc
-    config.num_labels = len(teacher.labels)
-    config.id2label = dict(enumerate(teacher.labels))
-    config.label2id = {name: i for i, name in enumerate(teacher.labels)}
+    if str(teacher.task) != "feature-extraction":
+        config.num_labels = len(teacher.labels)
+        config.id2label = dict(enumerate(teacher.labels))
+        config.label2id = {name: i for i, name in enumerate(teacher.labels)}
+    auto_class: Any = getattr(transformers, f"AutoModel{task.hf_head.removeprefix('Model')}")
     try:
-        model = transformers.AutoModelForSequenceClassification.from_config(
-            config, attn_implementation="eager"
-        )
+        return auto_class.from_config(config, attn_implementation="eager")
     except ValueError as exc:
         raise DistillError(
-            f"cannot build a sequence classifier from a {config.model_type} config: {str(exc).splitlines()[0][:160]}",
+            f"cannot build a {task.id} model ({task.hf_head}) from a {config.model_type} config: "
+            f"{str(exc).splitlines()[0][:160]}",
             hint="give an encoder config (BERT, DistilBERT, MobileBERT, RoBERTa, ...)",
         ) from exc
-    return model
 
 
 def check_tokenizer_fits(teacher: LoadedModel, config: Any) -> None:

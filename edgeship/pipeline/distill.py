@@ -1,5 +1,5 @@
-"""The distill step: teacher + data (labelled, or plain text for a sentence encoder) -> trained student -> a
-student bundle (ONNX fp32, role student)."""
+"""The distill step: teacher + data (labelled, tagged words for a token classifier, or plain text for a
+sentence encoder) -> trained student -> a student bundle (ONNX fp32, role student)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ from typing import Any, TypeAlias
 from edgeship.bundle import Bundle, prepare_output, write_text_atomic
 from edgeship.console import console, step
 from edgeship.errors import DataError, DistillError
-from edgeship.sources.data import ImageExamples, SimilarityExamples, TextExamples, examples_digest
+from edgeship.sources.data import (
+    ImageExamples,
+    SimilarityExamples,
+    TaggedExamples,
+    TextExamples,
+    examples_digest,
+)
 from edgeship.sources.model_source import ModelSource
 from edgeship.step_options import RUN_ONLY_OPTIONS, DistillOptions, DistillStep
 
@@ -27,7 +33,7 @@ POOLING_DIR = "1_Pooling"
 CLASSIFIER_ONLY_OPTIONS = {"alpha": "--alpha", "temperature": "--temperature"}
 """Soft/hard-target options, which a feature-extraction student (no logits, no labels) cannot take."""
 
-Data: TypeAlias = str | Path | TextExamples | ImageExamples | SimilarityExamples
+Data: TypeAlias = str | Path | TextExamples | ImageExamples | SimilarityExamples | TaggedExamples
 
 
 @dataclass
@@ -43,22 +49,50 @@ def load_examples(data: Data, labels: list[str]) -> TextExamples | ImageExamples
     from edgeship.sources.data import load_labelled
     from edgeship.sources.datasets import DATASETS
 
-    if isinstance(data, TextExamples | ImageExamples | SimilarityExamples):
+    if isinstance(data, TextExamples | ImageExamples | SimilarityExamples | TaggedExamples):
         examples = data
     elif str(data) in DATASETS:
         examples = DATASETS[str(data)]()
     else:
         examples = load_labelled(Path(data), labels)
-    if isinstance(examples, SimilarityExamples):
+    if isinstance(examples, SimilarityExamples | TaggedExamples):
         raise DataError(
-            f"{examples.name} holds texts without class labels; a classifier's student needs labelled examples",
+            f"{examples.name} holds {'tagged words' if isinstance(examples, TaggedExamples) else 'texts'}, "
+            "not a class label per example; a classifier's student needs labelled examples",
             hint="pass a CSV/JSONL with text and label columns, an image folder, or rotten_tomatoes",
         )
     _check_enough(examples)
     return examples
 
 
-def _check_enough(examples: TextExamples | ImageExamples | SimilarityExamples) -> None:
+def load_tagged_words(data: Data, tags: list[str]) -> TaggedExamples:
+    """A token classifier's data: a bundled tagged set (lee_ner), a JSONL/CoNLL file or examples as they are,
+    its tags as indices into the teacher's `tags`; data of any other shape is refused."""
+    from edgeship.sources.datasets import DATASETS
+    from edgeship.sources.tagging import FORMATS, load_tagged, tagged_examples
+
+    if isinstance(data, str | Path) and str(data) in DATASETS:
+        data = DATASETS[str(data)]()
+    if isinstance(data, str | Path):
+        return load_tagged(Path(data), tags)
+    if not isinstance(data, TaggedExamples):
+        shape = {SimilarityExamples: "texts or text pairs", ImageExamples: "images"}.get(
+            type(data), "texts with one label each"
+        )
+        raise DataError(
+            f"{data.name} holds {shape}; a token-classification student learns a tag per word",
+            hint=f"pass {FORMATS}",
+        )
+    if data.label_names == tags:
+        return data
+    sentences = [  # the same tags by name, as indices into the teacher's (refusing tags it has not)
+        (f"{data.name} sentence {number}", words, [data.label_names[i] for i in indices])
+        for number, (words, indices) in enumerate(zip(data.words, data.tags, strict=True))
+    ]
+    return tagged_examples(sentences, tags, data.name)
+
+
+def _check_enough(examples: TextExamples | ImageExamples | SimilarityExamples | TaggedExamples) -> None:
     if len(examples) < MIN_EXAMPLES:
         raise DataError(
             f"{examples.name} has {len(examples)} examples; distillation needs at least {MIN_EXAMPLES}",
@@ -69,10 +103,18 @@ def _check_enough(examples: TextExamples | ImageExamples | SimilarityExamples) -
 def _training_data(
     teacher: Any, data: Data, eval_data: Data | None, options: DistillOptions
 ) -> tuple[Any, Any]:
-    """(train, held-out) examples as the teacher's task reads them: labelled, or texts and scored pairs."""
+    """(train, held-out) examples as the teacher's task reads them: labelled, tagged words, or texts and
+    scored pairs."""
     from edgeship.compress.distill.registry import learns_embeddings
     from edgeship.sources.corpus import TRAINING_FORMATS, load_scored_pairs, load_training_texts
+    from edgeship.tasks.base import get_task
 
+    if get_task(teacher.task).data_kind == "tagged-words":
+        tagged = load_tagged_words(data, teacher.labels)
+        _check_enough(tagged)
+        if eval_data is None:
+            return _hold_out(tagged, options.seed)
+        return tagged, load_tagged_words(eval_data, teacher.labels)
     if not learns_embeddings(teacher):
         train = load_examples(data, teacher.labels)
         if eval_data is None:
@@ -116,7 +158,8 @@ def distill_to_bundle(
     """Build and train a student of `teacher_spec`, save it and export it into the new bundle `out`.
 
     A sentence-encoder teacher (feature-extraction) takes unlabelled texts as `data` and scored pairs as
-    `eval_data` (no default: without it the run reports no Spearman)."""
+    `eval_data` (no default: without it the run reports no Spearman); a token classifier takes tagged words
+    for both and reports entity F1."""
     from edgeship.compress.distill.checkpoint import run_fingerprint
     from edgeship.compress.distill.estimate import count_parameters, estimate_macs
     from edgeship.compress.distill.registry import StudentOptions, build_student
@@ -221,8 +264,8 @@ def saved_student(bundle_dir: Path) -> tuple[str, Path | None]:
     return str(folder), None
 
 
-def _hold_out(examples: TextExamples | ImageExamples, seed: int) -> tuple[Any, Any]:
-    """Split off EVAL_FRACTION of the examples for the accuracy shown during training."""
+def _hold_out(examples: TextExamples | ImageExamples | TaggedExamples, seed: int) -> tuple[Any, Any]:
+    """Split off EVAL_FRACTION of the examples for the metric shown during training."""
     from edgeship.sources.datasets import split_examples
 
     return split_examples(examples, test_size=max(1, int(len(examples) * EVAL_FRACTION)), seed=seed)
