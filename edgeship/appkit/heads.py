@@ -1,4 +1,5 @@
-"""What a kit does with the model's output, per task: label scores (classifiers) or a unit vector (embeddings).
+"""What a kit does with the model's output, per task: label scores (classifiers), a unit vector (embeddings)
+or a tag per token (named entities).
 
 One small declarative class per kind of output; the kit writer, the variant choice, the READMEs and the
 sample code read everything that differs from here."""
@@ -82,6 +83,50 @@ class EmbeddingHead(KitHead):
             )
 
 
+@dataclass(frozen=True)
+class TaggingHead(KitHead):
+    """An IOB2 tag per token: each word takes its first piece's tag, and B-/I- runs become entity spans."""
+
+    def postprocessing(self, manifest: Manifest, output: dict[str, Any]) -> dict[str, Any]:
+        """The output, the tagging scheme and how words and entities are read from it."""
+        labels = manifest.source.labels
+        return {
+            "kind": self.kind,
+            "output": output["name"],
+            "activation": "softmax",
+            "scheme": "IOB2",
+            "word_tag": "first piece",
+            "entity_types": sorted({tag[2:] for tag in labels if tag[:2] in ("B-", "I-")}),
+        }
+
+    def steps(self, metadata: dict[str, Any]) -> str:
+        """Run, take each word's first piece's tag, join B-/I- runs into entities with character offsets."""
+        post = metadata["postprocessing"]
+        tags = ", ".join(metadata["labels"])
+        return (
+            f"2. Run the model; output `{post['output']}` holds one logit per tag for every token "
+            f"([1, {metadata['preprocessing']['max_length']}, {len(metadata['labels'])}]); tag *i* is line "
+            f"*i* of labels.txt ({tags}).\n"
+            "3. Softmax each token's logits and take its best tag; a word (the text split at whitespace and "
+            "punctuation, as the tokenizer splits it) takes the tag of its first piece.\n"
+            "4. Entities (IOB2, as CoNLL and seqeval read it): `B-X` starts an entity of type X, `I-X` "
+            "continues one of type X, and an `I-X` after `O` or after another type starts a new one. Each "
+            "entity is `{type, text, start, end, score}`: `start`/`end` are character offsets into the "
+            "original text (`text` = that slice; UTF-16 units in Kotlin, Swift and JavaScript, code points "
+            "in Python), `score` the mean probability of its words' tags."
+        )
+
+    def check_output(self, output: dict[str, Any], variant_id: str) -> None:
+        """One row of tag logits per token: shape [batch, sequence, tags] with a known tag count."""
+        shape = output["shape"]
+        if len(shape) != 3 or not isinstance(shape[-1], int):
+            raise BundleError(
+                f"variant '{variant_id}' outputs '{output['name']}' of shape {shape}, not tag logits "
+                "[batch, sequence, tags] per token, which the token-classification kit reads",
+                hint="re-export with `edgeship export MODEL --task token-classification`",
+            )
+
+
 CLASSIFICATION = KitHead(
     kind="classification",
     sample="Classifier",
@@ -97,11 +142,19 @@ EMBEDDING = EmbeddingHead(
     agreement_words="sharing >= 95% of top-10 neighbours with PyTorch's and every cosine >= 0.95",
     min_cosine=0.95,
 )
+TAGGING = TaggingHead(
+    kind="entities",
+    sample="Tagger",
+    labels_file=True,
+    min_agreement=0.99,
+    agreement_words="tagging >= 99% of tokens as it does",
+)
 
 HEADS: dict[str, KitHead] = {
     "text-classification": CLASSIFICATION,
     "image-classification": CLASSIFICATION,
     "feature-extraction": EMBEDDING,
+    "token-classification": TAGGING,
 }
 """Task id -> what its kit does with the output."""
 

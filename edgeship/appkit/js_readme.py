@@ -26,7 +26,7 @@ def _steps(metadata: dict[str, Any]) -> str:
             f"std {preprocessing['std']}, NCHW float32 (`kit-core.js`, `pixelsToInput`)."
         )
     head = HEADS[metadata["task"]]
-    if not head.labels_file:
+    if head.kind != "classification":
         return f"{first}\n{head.steps(metadata)}"
     labels = ", ".join(metadata["labels"])
     return (
@@ -35,9 +35,9 @@ def _steps(metadata: dict[str, Any]) -> str:
     )
 
 
-def _embeds(metadata: dict[str, Any]) -> bool:
-    """Whether the kit's model gives embeddings (feature-extraction) rather than label scores."""
-    return not HEADS[metadata["task"]].labels_file
+def _kind(metadata: dict[str, Any]) -> str:
+    """The kit's head kind: classification, embedding (feature-extraction) or entities (token-classification)."""
+    return HEADS[metadata["task"]].kind
 
 
 def _header(platform: str, metadata: dict[str, Any]) -> str:
@@ -58,7 +58,16 @@ def web_readme(artifact: str, metadata: dict[str, Any], screenshot: bool) -> str
         if screenshot
         else ""
     )
-    if _embeds(metadata):
+    if _kind(metadata) == "entities":
+        page = (
+            "- `index.html`: a page that tags typed text: it highlights each named entity (a `<mark>` per entity,\n"
+            "  coloured by type) and lists the entities with their scores and the in-browser latency.\n"
+            "- `src/edgeship-web.js`: `loadKit()` returns a tagger (`tagText` -> `{entities, words, ms}`; an entity\n"
+            "  is `{type, text, start, end, score}`, `text.slice(start, end)` its text); it runs the model with\n"
+            f"  {runtime} on WebAssembly. `src/kit-core.js`: the tokenizer's words with offsets, the tags and the\n"
+            "  IOB2 decoding."
+        )
+    elif _kind(metadata) == "embedding":
         page = (
             "- `index.html`: a semantic-search demo: it embeds a query and a few sentences (one per line, edit\n"
             "  them) and shows the sentences ranked by cosine similarity, with the in-browser latency.\n"
@@ -74,7 +83,7 @@ def web_readme(artifact: str, metadata: dict[str, Any], screenshot: bool) -> str
             "- `src/edgeship-web.js`: `loadKit()` returns a classifier (`classifyText`, `classifyPixels`); it runs "
             f"the\n  model with {runtime} on WebAssembly. `src/kit-core.js`: the pre- and post-processing."
         )
-    labels = "" if _embeds(metadata) else ", `labels.txt`"
+    labels = "" if _kind(metadata) == "embedding" else ", `labels.txt`"
     return f"""{_header("the web", metadata)}{picture}
 
 {page}
@@ -103,7 +112,15 @@ def react_native_readme(artifact: str, metadata: dict[str, Any], screenshot: boo
     tokenizer = (
         ", `tokenizer.json`, `tokenizer_config.json`" if metadata["preprocessing"]["kind"] == "text" else ""
     )
-    if _embeds(metadata):
+    kind = _kind(metadata)
+    if kind == "entities":
+        module, create, what = "EdgeshipTagger", "createTagger", "a tagger (`tagText`: named entities)"
+        use = (
+            'const { entities, words, ms } = await tagger.tagText("Ada Lovelace met Babbage in London.");\n'
+            "// entities: [{type, text, start, end, score}], text.slice(start, end) === text"
+        )
+        labels, images = ", `labels.txt`", ""
+    elif kind == "embedding":
         module, create, what = "EdgeshipEmbedder", "createEmbedder", "an embedder (`embedText`, `search`)"
         use = (
             'const { embedding, ms } = await embedder.embedText("a wonderful film"); // unit vector\n'
@@ -119,7 +136,7 @@ def react_native_readme(artifact: str, metadata: dict[str, Any], screenshot: boo
         use = 'const { label, scores, ms } = await classifier.classifyText("a wonderful film");'
         labels = ", `labels.txt`"
         images = "For images, pass RGBA bytes already resized and cropped to the model's size to `classifyPixels`.\n"
-    name = "embedder" if _embeds(metadata) else "classifier"
+    name = {"embedding": "embedder", "entities": "tagger"}.get(kind, "classifier")
     return f"""{_header("React Native", metadata)}
 - `src/{module}.js`: `{create}({{modelPath, metadata, tokenizerJson, tokenizerConfig}})`
   returns {what} on `onnxruntime-react-native`.

@@ -30,14 +30,18 @@ def kit_metadata(
     tokenizer: dict[str, Any] | None,
     head: KitHead,
 ) -> dict[str, Any]:
-    """The metadata dict; dynamic input dimensions are resolved to the shape the app feeds."""
+    """The metadata dict; dynamic dimensions are resolved to the shape the app feeds (outputs: batch 1, and a
+    per-token output's sequence max_length)."""
     shape = feed_shape(manifest)
     for spec in inputs:
         spec["shape"] = [
             given if given is not None else fed for given, fed in zip(spec["shape"], shape, strict=True)
         ]
-    for spec in outputs:
-        spec["shape"] = [1 if given is None else given for given in spec["shape"]]
+    for spec in outputs:  # a per-token output's sequence axis is the fed sequence; batch is 1
+        spec["shape"] = [
+            given if given is not None else (shape[axis] if axis < len(shape) else 1)
+            for axis, given in enumerate(spec["shape"])
+        ]
     metadata = {
         "schema": KIT_SCHEMA,
         "model": {

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from edgeship.appkit.heads import KitHead
+from edgeship.appkit.heads import HEADS, KitHead
 
 
 @dataclass(frozen=True)
@@ -14,10 +14,9 @@ class Platform:
     name: str
     assets_dir: str
     code_dir: str
-    classifier: dict[str, str]
-    """artifact kind -> the sample classifier for that runtime (relative to templates/); the default first."""
-    embedder: dict[str, str]
-    """artifact kind -> the sample embedder (feature-extraction kits), same keys as `classifier`."""
+    samples: dict[str, dict[str, str]]
+    """head kind (KitHead.kind: classification, embedding, entities) -> artifact kind -> the sample class for
+    that runtime (relative to templates/); the artifacts in the same order for every kind, the default first."""
     common: tuple[str, ...]
     text: tuple[str, ...]
     image: tuple[str, ...]
@@ -25,6 +24,8 @@ class Platform:
     """artifact kind -> the line that adds its runtime to an app ({onnxruntime}: the converting version)."""
     device_arch: str
     """The `uname -m` of the devices whose benchmarks pick the kit's default variant; `browser`: the browser."""
+    head_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """head kind -> templates only its kits copy into the code folder (the entity decoder of tagging kits)."""
     root_files: tuple[str, ...] = ()
     """Templates copied to the kit's top folder (the web page, package.json)."""
     tokenizer_files: bool = False
@@ -33,7 +34,7 @@ class Platform:
     @property
     def artifacts(self) -> tuple[str, ...]:
         """The artifact kinds its sample code runs, the default first."""
-        return tuple(self.classifier)
+        return tuple(self.samples["classification"])
 
     @property
     def default_artifact(self) -> str:
@@ -42,7 +43,7 @@ class Platform:
 
     def sample(self, artifact: str, head: KitHead) -> str:
         """The sample class (relative to templates/) that runs `artifact` and reads `head`'s output."""
-        return (self.embedder if head.kind == "embedding" else self.classifier)[artifact]
+        return self.samples[head.kind][artifact]
 
     def code_files(self, artifact: str, task_kind: str, head: KitHead) -> list[str]:
         """The template files (relative to templates/) this kit copies into its code folder."""
@@ -50,7 +51,21 @@ class Platform:
             self.sample(artifact, head),
             *self.common,
             *(self.text if task_kind == "text" else self.image),
+            *self.head_files.get(head.kind, ()),
         ]
+
+
+HEAD_KINDS = {head.kind: head.sample for head in HEADS.values()}
+"""KitHead.kind -> its sample class's name stem (Classifier, Embedder, Tagger)."""
+RUNTIME_PREFIX = {"tflite": "LiteRt", "ort": "Ort"}
+
+
+def _native(folder: str, suffix: str, artifacts: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """Kotlin / Swift samples: <folder>/<Runtime><Sample>.<suffix> per head kind and artifact."""
+    return {
+        kind: {artifact: f"{folder}/{RUNTIME_PREFIX[artifact]}{sample}.{suffix}" for artifact in artifacts}
+        for kind, sample in HEAD_KINDS.items()
+    }
 
 
 PLATFORMS: dict[str, Platform] = {
@@ -58,11 +73,11 @@ PLATFORMS: dict[str, Platform] = {
         name="android",
         assets_dir="assets",
         code_dir="java/dev/edgeship/kit",
-        classifier={"tflite": "android/LiteRtClassifier.kt", "ort": "android/OrtClassifier.kt"},
-        embedder={"tflite": "android/LiteRtEmbedder.kt", "ort": "android/OrtEmbedder.kt"},
+        samples=_native("android", "kt", ("tflite", "ort")),
         common=("android/KitMetadata.kt",),
         text=("android/WordPieceTokenizer.java",),
         image=("android/ImagePreprocessor.kt",),
+        head_files={"entities": ("android/EntityDecoder.java",)},
         dependency={
             "tflite": 'implementation("com.google.ai.edge.litert:litert:1.4.0")',
             "ort": 'implementation("com.microsoft.onnxruntime:onnxruntime-android:{onnxruntime}")',
@@ -73,11 +88,11 @@ PLATFORMS: dict[str, Platform] = {
         name="ios",
         assets_dir="Resources",
         code_dir="Sources",
-        classifier={"ort": "ios/OrtClassifier.swift", "tflite": "ios/LiteRtClassifier.swift"},
-        embedder={"ort": "ios/OrtEmbedder.swift", "tflite": "ios/LiteRtEmbedder.swift"},
+        samples=_native("ios", "swift", ("ort", "tflite")),
         common=("ios/KitMetadata.swift",),
         text=("ios/WordPieceTokenizer.swift",),
         image=("ios/ImagePreprocessor.swift",),
+        head_files={"entities": ("ios/EntityDecoder.swift",)},
         dependency={
             "ort": "pod 'onnxruntime-objc', '~> {onnxruntime}'",
             "tflite": "pod 'TensorFlowLiteSwift'",
@@ -88,8 +103,7 @@ PLATFORMS: dict[str, Platform] = {
         name="web",
         assets_dir="model",
         code_dir="src",
-        classifier={"onnx": "web/edgeship-web.js", "tflite": "web/edgeship-web.js"},
-        embedder={"onnx": "web/edgeship-web.js", "tflite": "web/edgeship-web.js"},
+        samples={kind: dict.fromkeys(("onnx", "tflite"), "web/edgeship-web.js") for kind in HEAD_KINDS},
         common=("js/kit-core.js",),
         text=(),
         image=(),
@@ -105,11 +119,10 @@ PLATFORMS: dict[str, Platform] = {
         name="react-native",
         assets_dir="assets",
         code_dir="src",
-        classifier={
-            "ort": "react-native/EdgeshipClassifier.js",
-            "onnx": "react-native/EdgeshipClassifier.js",
+        samples={
+            kind: dict.fromkeys(("ort", "onnx"), f"react-native/Edgeship{sample}.js")
+            for kind, sample in HEAD_KINDS.items()
         },
-        embedder={"ort": "react-native/EdgeshipEmbedder.js", "onnx": "react-native/EdgeshipEmbedder.js"},
         common=("js/kit-core.js",),
         text=(),
         image=(),

@@ -33,12 +33,12 @@ def kit_readme(platform: Platform, artifact: str, metadata: dict[str, Any], scre
             f"subtract mean {preprocessing['mean']}, divide by std {preprocessing['std']}, NCHW float32."
         )
     sample = platform.sample(artifact, head)
-    does = "loads the model and runs pre- and post-processing."
-    if not head.labels_file:
-        does = (
-            "loads the model, tokenizes and returns the unit-length\n  embedding (`embed`; `search` ranks "
-            "texts by cosine; `cosine` is in KitMetadata)."
-        )
+    does = {
+        "embedding": "loads the model, tokenizes and returns the unit-length\n  embedding (`embed`; `search` ranks "
+        "texts by cosine; `cosine` is in KitMetadata).",
+        "entities": "loads the model, tokenizes and returns the named\n  entities (`tag` -> `Entity` with type, "
+        "text, start, end, score; `tagWords` -> each word's tag); `EntityDecoder` joins the tags into entities.",
+    }.get(head.kind, "loads the model and runs pre- and post-processing.")
     if artifact == "ort":
         dependency += (
             "; for a smaller app, build ONNX Runtime with only this model's operators: "
@@ -60,7 +60,9 @@ Why this variant: {model["chosen_because"]}
 - `{platform.code_dir}/`: sample code; `{sample}` {does}
 - `reference_client.py`: the same steps in Python (numpy + onnxruntime or ai-edge-litert), to check an
   app's numbers: `python reference_client.py . "some text"`{
-        ' (rank texts: `--query "a question"`)' if not head.labels_file else ""
+        {"embedding": ' (rank texts: `--query "a question"`)', "entities": " (prints its entities)"}.get(
+            head.kind, ""
+        )
     }.
 
 Runtime: `{dependency}`

@@ -58,6 +58,8 @@ def check_runs_in_browser_runtime(source: Path, variant: Variant, platform: Plat
 SAMPLE_TEXT = "A small model, running in this browser tab."
 SAMPLE_QUERY = "Can a machine learning model run in the browser?"
 """What the check searches for in an embedding kit's page (its sentences are the page's own)."""
+SAMPLE_ENTITIES = "Ada Lovelace worked with Charles Babbage in London."
+"""What the check tags in a token-classification kit's page."""
 
 
 def check_page_in_chromium(kit: Path, variant: Variant) -> list[str]:
@@ -109,10 +111,8 @@ def _classify_sample(driver: Any) -> None:
     image."""
     with tempfile.TemporaryDirectory(prefix="edgeship-sample-") as folder:
         if driver.execute_script("return window.edgeshipKit.metadata.preprocessing.kind") == "text":
-            embeds = (
-                driver.execute_script("return window.edgeshipKit.metadata.postprocessing.kind") == "embedding"
-            )
-            text = SAMPLE_QUERY if embeds else SAMPLE_TEXT
+            kind = driver.execute_script("return window.edgeshipKit.metadata.postprocessing.kind")
+            text = {"embedding": SAMPLE_QUERY, "entities": SAMPLE_ENTITIES}.get(kind, SAMPLE_TEXT)
             driver.execute_script("document.getElementById('text').value = arguments[0]", text)
         else:
             sample = Path(folder) / "sample.png"

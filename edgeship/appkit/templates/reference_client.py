@@ -2,13 +2,15 @@
 
 Reads metadata.json, preprocesses (WordPiece tokenizer or image normalisation, as the Kotlin/Swift code
 does), runs the model with onnxruntime (.ort) or ai-edge-litert (.tflite), and applies softmax and labels
-(a classifier) or returns the unit-length embedding (a feature-extraction kit: cosine = dot product).
+(a classifier), returns the unit-length embedding (a feature-extraction kit: cosine = dot product) or
+tags each word and joins the tags into entities with character offsets (a token-classification kit).
 Needs only numpy and the one runtime (plus Pillow for images); nothing of edgeship.
 
     python reference_client.py KIT_DIR "a text to classify" ...
     python reference_client.py KIT_DIR --image photo.jpg
     python reference_client.py KIT_DIR "a text to embed" ...            (embedding kit: the vectors)
     python reference_client.py KIT_DIR --query "a question" "text" ...  (embedding kit: texts ranked)
+    python reference_client.py KIT_DIR "Ada Lovelace met Babbage in London." (tagging kit: entities)
 """
 
 from __future__ import annotations
@@ -50,9 +52,46 @@ class WordPiece:
 
     def encode(self, text: str) -> dict[str, np.ndarray]:
         """input_ids, attention_mask and token_type_ids, each of shape (1, max_length), int64."""
+        return self._feeds(self.tokenize(text))
+
+    def words(self, text: str) -> list[tuple[int, int, list[str]]]:
+        """The text's words as the pre-tokenizer splits them (at whitespace and punctuation), each as
+        (start, end, pieces): start/end are offsets into `text` itself, not into the normalized text."""
+        words: list[tuple[int, int, list[str]]] = []
+        current, start, end = "", 0, 0
+        for index, char in enumerate(text):
+            for normalized in self._normalize(char):  # per character, so each keeps its offset
+                if _is_whitespace(normalized) or _is_punctuation(normalized):
+                    if current:
+                        words.append((start, end, self._word_pieces(current)))
+                        current = ""
+                    if not _is_whitespace(normalized):
+                        words.append((index, index + 1, self._word_pieces(normalized)))
+                    continue
+                if not current:
+                    start = index
+                current, end = current + normalized, index + 1
+        if current:
+            words.append((start, end, self._word_pieces(current)))
+        return words
+
+    def encode_words(
+        self, words: list[tuple[int, int, list[str]]]
+    ) -> tuple[dict[str, np.ndarray], list[int]]:
+        """The inputs for the words' pieces (as encode(text) gives them) and the position of each word's
+        first piece in input_ids; words cut off by max_length are left out of the positions."""
+        pieces: list[str] = []
+        first_tokens = []
+        for _, _, word_pieces in words:
+            if len(pieces) < self.settings["max_length"] - 2:
+                first_tokens.append(1 + len(pieces))  # after [CLS]
+            pieces += word_pieces
+        return self._feeds(pieces), first_tokens
+
+    def _feeds(self, pieces: list[str]) -> dict[str, np.ndarray]:
         s = self.settings
         length = s["max_length"]
-        ids = [self.vocab.get(t, s["unk_id"]) for t in self.tokenize(text)][: length - 2]
+        ids = [self.vocab.get(t, s["unk_id"]) for t in pieces][: length - 2]
         ids = [s["cls_id"], *ids, s["sep_id"]]
         mask = [1] * len(ids) + [0] * (length - len(ids))
         ids += [s["pad_id"]] * (length - len(ids))
@@ -168,6 +207,8 @@ class Client:
         self.metadata = json.loads((self.assets / "metadata.json").read_text(encoding="utf-8"))
         self.embeds = self.metadata["postprocessing"].get("kind") == "embedding"
         """Whether the model returns a sentence embedding (feature-extraction) rather than label scores."""
+        self.tags = self.metadata["postprocessing"].get("kind") == "entities"
+        """Whether the model tags each token (token-classification: named entities)."""
         labels_file = self.metadata.get("labels_file")
         self.labels = (
             (self.assets / labels_file).read_text(encoding="utf-8").splitlines() if labels_file else []
@@ -211,6 +252,8 @@ class Client:
             raise ValueError(
                 "this kit's model returns a sentence embedding, not label scores: use embed_text() or search()"
             )
+        if self.tags:
+            raise ValueError("this kit's model tags each word, it gives no label per text: use tag(text)")
         logits = self.logits(feeds)
         shifted = np.exp(logits - logits.max())
         probabilities = shifted / shifted.sum()
@@ -224,7 +267,8 @@ class Client:
         """The embedding for one input: postprocessing.dimension floats of length 1 (pooled in the model)."""
         if not self.embeds:
             raise ValueError(
-                "this kit's model classifies (label scores), it gives no embedding: use classify()"
+                f"this kit's model {'tags words' if self.tags else 'classifies (label scores)'}, it gives no "
+                f"embedding: use {'tag' if self.tags else 'classify'}()"
             )
         return self.logits(feeds)
 
@@ -240,6 +284,74 @@ class Client:
         scored = [{"text": text, "score": cosine(asked, self.embed_text(text))} for text in texts]
         return sorted(scored, key=lambda row: -row["score"])
 
+    def tag_words(self, text: str) -> list[dict[str, Any]]:
+        """Every word of `text` (not cut off by max_length) with its tag: its first piece's best tag, and
+        that tag's softmax probability: [{text, start, end, tag, score}]."""
+        if not self.tags:
+            raise ValueError(
+                "this kit's model gives no tag per token: tag() needs a token-classification kit"
+            )
+        assert self.tokenizer is not None
+        words = self.tokenizer.words(text)
+        feeds, first_tokens = self.tokenizer.encode_words(words)
+        spans = [(start, end) for start, end, _ in words]
+        return tagged_words(text, spans, first_tokens, softmax(self.logits(feeds)), self.labels)
+
+    def tag(self, text: str) -> list[dict[str, Any]]:
+        """The named entities in `text`: [{type, text, start, end, score}], start/end offsets into `text`."""
+        return entities(text, self.tag_words(text))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    result: np.ndarray = shifted / shifted.sum(axis=-1, keepdims=True)
+    return result
+
+
+def tagged_words(
+    text: str,
+    spans: list[tuple[int, int]],
+    first_tokens: list[int],
+    probabilities: np.ndarray,
+    labels: list[str],
+) -> list[dict[str, Any]]:
+    """Each word (its span in `text`) tagged at its first piece (`first_tokens`: positions in the model's
+    sequence; words beyond them were cut off): [{text, start, end, tag, score}]."""
+    words = []
+    for (start, end), token in zip(spans, first_tokens, strict=False):
+        best = int(probabilities[token].argmax())
+        tag = labels[best]
+        score = float(probabilities[token, best])
+        words.append({"text": text[start:end], "start": start, "end": end, "tag": tag, "score": score})
+    return words
+
+
+def entities(text: str, words: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Join tagged words into entities, IOB2 as CoNLL and seqeval read it: B-X starts an entity of type X,
+    I-X continues one of type X, and I-X after O or after another type starts a new one (as does a tag
+    without a B-/I- prefix). Each: {type, text, start, end, score (the mean of its words' tag scores)}."""
+    found: list[dict[str, Any]] = []
+    scores: list[list[float]] = []
+    open_type = None
+    for word in words:
+        tag = word["tag"]
+        if tag == "O":
+            open_type = None
+            continue
+        kind = tag[2:] if tag[:2] in ("B-", "I-") else tag
+        if tag.startswith("I-") and kind == open_type:
+            found[-1]["end"] = word["end"]
+            scores[-1].append(word["score"])
+        else:
+            found.append({"type": kind, "start": word["start"], "end": word["end"]})
+            scores.append([word["score"]])
+        open_type = kind
+    for entity, entity_scores in zip(found, scores, strict=True):
+        entity["text"] = text[entity["start"] : entity["end"]]
+        entity["score"] = float(np.mean(entity_scores))
+    return [{key: entity[key] for key in ("type", "text", "start", "end", "score")} for entity in found]
+
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     """Cosine similarity of two vectors (the kit's embeddings have length 1: their dot product)."""
@@ -250,7 +362,9 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("kit", type=Path, help="The kit folder (app/android or app/ios).")
-    parser.add_argument("texts", nargs="*", help="Texts to classify (or embed, or rank with --query).")
+    parser.add_argument(
+        "texts", nargs="*", help="Texts to classify (or embed, rank with --query, or tag: entities)."
+    )
     parser.add_argument("--image", type=Path, action="append", default=[], help="Image to classify.")
     parser.add_argument("--query", help="Embedding kits: rank the texts by cosine similarity to this one.")
     args = parser.parse_intermixed_args()
@@ -262,6 +376,10 @@ def main() -> None:
             "--query ranks texts by similarity, which needs an embedding (feature-extraction) kit; "
             "this kit classifies: pass the texts alone"
         )
+    if client.tags:
+        for text in args.texts:
+            print(json.dumps({"text": text, "entities": client.tag(text)}))
+        return
     if client.embeds:
         if args.query is not None:
             if not args.texts:

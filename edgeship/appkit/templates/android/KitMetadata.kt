@@ -38,6 +38,12 @@ class KitMetadata(val json: JSONObject, val dir: String) {
     val isEmbedding: Boolean = json.getJSONObject("postprocessing").optString("kind") == "embedding"
     /** Embedding kits: the length of the output vector (postprocessing.dimension); 0 for classifiers. */
     val embeddingSize: Int = json.getJSONObject("postprocessing").optInt("dimension", 0)
+    /** Whether the model tags each token (token-classification kits: named entities via [EntityDecoder]). */
+    val isTagger: Boolean = json.getJSONObject("postprocessing").optString("kind") == "entities"
+    /** The first output's shape as fed: [1, max_length, tags] for a tagger. */
+    val outputShape: List<Int> = json.getJSONArray("outputs").getJSONObject(0).getJSONArray("shape").let { array ->
+        List(array.length()) { array.getInt(it) }
+    }
     val labels: List<String> = json.getJSONArray("labels").let { array -> List(array.length()) { array.getString(it) } }
     val inputs: List<InputSpec> = json.getJSONArray("inputs").let { array ->
         List(array.length()) { i ->

@@ -31,6 +31,31 @@ public final class WordPieceTokenizer {
         }
     }
 
+    /** A word of the original text: its UTF-16 span [start, end) in that text and its word pieces. */
+    public static final class Word {
+        public final int start;
+        public final int end;
+        public final List<String> pieces;
+
+        Word(int start, int end, List<String> pieces) {
+            this.start = start;
+            this.end = end;
+            this.pieces = pieces;
+        }
+    }
+
+    /** The inputs for a list of words, and where each word's first piece is in inputIds. */
+    public static final class WordEncoding {
+        public final Encoding encoding;
+        /** firstTokens[i]: the position of word i's first piece; words cut off by maxLength have none. */
+        public final int[] firstTokens;
+
+        WordEncoding(Encoding encoding, int[] firstTokens) {
+            this.encoding = encoding;
+            this.firstTokens = firstTokens;
+        }
+    }
+
     /** The settings metadata.json's "preprocessing" object holds. */
     public static final class Config {
         public boolean cleanText = true;
@@ -76,8 +101,69 @@ public final class WordPieceTokenizer {
 
     /** Token ids, attention mask and token type ids for one text, truncated and padded to maxLength. */
     public Encoding encode(String text) {
+        return encodePieces(tokenize(text));
+    }
+
+    /**
+     * The words of a text as the pre-tokenizer splits them (at whitespace and punctuation), with their spans in
+     * {@code text} itself, not in the normalized text: each character is normalized on its own.
+     */
+    public List<Word> words(String text) {
+        List<Word> words = new ArrayList<>();
+        StringBuilder current = new StringBuilder();
+        int start = 0;
+        int end = 0;
+        for (int index = 0; index < text.length(); ) {
+            int next = index + Character.charCount(text.codePointAt(index));
+            int[] normalized = normalize(text.substring(index, next)).codePoints().toArray();
+            for (int cp : normalized) {
+                if (isWhitespace(cp) || isPunctuation(cp)) {
+                    if (current.length() > 0) {
+                        words.add(word(current.toString(), start, end));
+                        current.setLength(0);
+                    }
+                    if (!isWhitespace(cp)) {
+                        words.add(word(new String(Character.toChars(cp)), index, next));
+                    }
+                } else {
+                    if (current.length() == 0) {
+                        start = index;
+                    }
+                    current.appendCodePoint(cp);
+                    end = next;
+                }
+            }
+            index = next;
+        }
+        if (current.length() > 0) {
+            words.add(word(current.toString(), start, end));
+        }
+        return words;
+    }
+
+    /** The inputs for the words' pieces (what encode(text) gives) and each word's first piece position. */
+    public WordEncoding encodeWords(List<Word> words) {
+        List<String> pieces = new ArrayList<>();
+        int[] firstTokens = new int[words.size()];
+        int tagged = 0;
+        for (Word word : words) {
+            if (pieces.size() < config.maxLength - 2) {
+                firstTokens[tagged++] = 1 + pieces.size(); // after [CLS]
+            }
+            pieces.addAll(word.pieces);
+        }
+        return new WordEncoding(encodePieces(pieces), Arrays.copyOf(firstTokens, tagged));
+    }
+
+    private Word word(String normalized, int start, int end) {
+        List<String> pieces = new ArrayList<>();
+        wordPieces(normalized, pieces);
+        return new Word(start, end, pieces);
+    }
+
+    private Encoding encodePieces(List<String> tokens) {
         List<Integer> pieces = new ArrayList<>();
-        for (String token : tokenize(text)) {
+        for (String token : tokens) {
             pieces.add(vocab.getOrDefault(token, unkId));
         }
         int length = Math.min(pieces.size(), config.maxLength - 2);

@@ -18,7 +18,8 @@ struct KitMetadata: Decodable {
     struct Input: Decodable { let name: String; let index: Int; let dtype: String; let shape: [Int] }
     struct Postprocessing: Decodable {
         let output: String
-        /// "embedding" for feature-extraction kits (absent for classifiers); `dimension`: the vector's length.
+        /// "embedding" for feature-extraction kits, "entities" for token-classification kits (absent for
+        /// classifiers); `dimension`: the embedding's length.
         let kind: String?
         let dimension: Int?
     }

@@ -4,6 +4,8 @@ import Foundation
 /// [CLS] ... [SEP] template, padded to max_length (the same steps as the kit's WordPieceTokenizer.java).
 final class WordPieceTokenizer {
     struct Encoding { let inputIds: [Int32]; let attentionMask: [Int32]; let tokenTypeIds: [Int32] }
+    /// A word of the original text: its span [start, end) in UTF-16 offsets (as NSRange counts) and its pieces.
+    struct Word { let start: Int; let end: Int; let pieces: [String] }
 
     private let vocab: [String: Int32]
     private let settings: KitMetadata.Preprocessing
@@ -21,8 +23,53 @@ final class WordPieceTokenizer {
     }
 
     func encode(_ text: String) -> Encoding {
+        encode(pieces: tokenize(text))
+    }
+
+    /// The text's words as the pre-tokenizer splits them (at whitespace and punctuation), with spans in `text`
+    /// itself, not in the normalized text: each scalar is normalized on its own.
+    func words(_ text: String) -> [Word] {
+        var words: [Word] = []
+        var current = String.UnicodeScalarView()
+        var start = 0, end = 0, offset = 0
+        for scalar in text.unicodeScalars {
+            let next = offset + (scalar.value > 0xFFFF ? 2 : 1)
+            for normalized in normalize(String(scalar)).unicodeScalars {
+                if normalized.properties.isWhitespace || Self.isPunctuation(normalized) {
+                    if !current.isEmpty {
+                        words.append(Word(start: start, end: end, pieces: wordPieces(String(current))))
+                        current = String.UnicodeScalarView()
+                    }
+                    if !normalized.properties.isWhitespace {
+                        words.append(Word(start: offset, end: next, pieces: wordPieces(String(normalized))))
+                    }
+                } else {
+                    if current.isEmpty { start = offset }
+                    current.append(normalized)
+                    end = next
+                }
+            }
+            offset = next
+        }
+        if !current.isEmpty { words.append(Word(start: start, end: end, pieces: wordPieces(String(current)))) }
+        return words
+    }
+
+    /// The inputs for the words' pieces (what encode(text) gives) and the position of each word's first piece
+    /// in inputIds; words cut off by max_length have none.
+    func encode(words: [Word]) -> (encoding: Encoding, firstTokens: [Int]) {
+        var pieces: [String] = []
+        var firstTokens: [Int] = []
+        for word in words {
+            if pieces.count < maxLength - 2 { firstTokens.append(1 + pieces.count) }  // after [CLS]
+            pieces += word.pieces
+        }
+        return (encode(pieces: pieces), firstTokens)
+    }
+
+    private func encode(pieces: [String]) -> Encoding {
         let unk = vocab[settings.unk_token ?? "[UNK]"]!
-        var ids = tokenize(text).prefix(maxLength - 2).map { vocab[$0] ?? unk }
+        var ids = pieces.prefix(maxLength - 2).map { vocab[$0] ?? unk }
         ids = [vocab[settings.cls_token ?? "[CLS]"]!] + ids + [vocab[settings.sep_token ?? "[SEP]"]!]
         let mask = [Int32](repeating: 1, count: ids.count) + [Int32](repeating: 0, count: maxLength - ids.count)
         ids += [Int32](repeating: vocab[settings.pad_token ?? "[PAD]"]!, count: maxLength - ids.count)

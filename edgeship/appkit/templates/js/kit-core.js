@@ -3,6 +3,9 @@
 import { Tokenizer } from "@huggingface/tokenizers";
 
 const TYPED = { int64: BigInt64Array, int32: Int32Array, float32: Float32Array };
+// What tokenizers.js's BertPreTokenizer splits at: whitespace (dropped) and punctuation (a word of its own).
+const PUNCTUATION = new RegExp("[\\p{P}\\u0021-\\u002F\\u003A-\\u0040\\u005B-\\u0060\\u007B-\\u007E]", "u");
+const SPACE = /\s/u;
 
 /** The bundle's tokenizer with the kit's truncation and padding: [CLS] pieces [SEP], padded to max_length. */
 export class TextFeeds {
@@ -13,9 +16,53 @@ export class TextFeeds {
 
   /** input_ids, attention_mask and token_type_ids as plain number arrays of length max_length. */
   encode(text) {
+    return this.feeds(this.tokenizer.encode(text, { add_special_tokens: false }).ids);
+  }
+
+  /**
+   * The text's words as the tokenizer splits them (at whitespace and punctuation), each {start, end, ids}:
+   * start/end are UTF-16 offsets into `text` itself (text.slice(start, end)), not into the normalized text.
+   */
+  words(text) {
+    const normalizer = this.tokenizer.normalizer;
+    const spans = [];
+    let current = null;
+    for (let index = 0; index < text.length; ) {
+      const char = String.fromCodePoint(text.codePointAt(index));
+      const next = index + char.length;
+      for (const normalized of normalizer ? normalizer.normalize(char) : char) {
+        if (SPACE.test(normalized) || PUNCTUATION.test(normalized)) {
+          current = null;
+          if (!SPACE.test(normalized)) spans.push({ start: index, end: next });
+        } else if (current) {
+          current.end = next;
+        } else {
+          current = { start: index, end: next };
+          spans.push(current);
+        }
+      }
+      index = next;
+    }
+    const pieces = (span) => this.tokenizer.encode(text.slice(span.start, span.end), { add_special_tokens: false }).ids;
+    return spans.map((span) => ({ ...span, ids: pieces(span) }));
+  }
+
+  /** The inputs for the words' pieces (what encode(text) gives) and the position of each word's first piece
+   * in input_ids (firstTokens); words cut off by max_length have none. */
+  encodeWords(words) {
+    const pieces = [];
+    const firstTokens = [];
+    for (const word of words) {
+      if (pieces.length < this.settings.max_length - 2) firstTokens.push(1 + pieces.length); // after [CLS]
+      pieces.push(...word.ids);
+    }
+    return { values: this.feeds(pieces), firstTokens };
+  }
+
+  /** input_ids, attention_mask and token_type_ids for word-piece ids: [CLS] ids [SEP], padded. */
+  feeds(pieceIds) {
     const { max_length: length, cls_id: cls, sep_id: sep, pad_id: pad } = this.settings;
-    const pieces = this.tokenizer.encode(text, { add_special_tokens: false }).ids.slice(0, length - 2);
-    const ids = [cls, ...pieces, sep];
+    const ids = [cls, ...pieceIds.slice(0, length - 2), sep];
     const mask = ids.map(() => 1);
     while (ids.length < length) {
       ids.push(pad);
@@ -160,9 +207,87 @@ export class Embedder {
   }
 }
 
-/** The kit's model object for metadata.postprocessing.kind: a Classifier or an Embedder. */
+/**
+ * Each word tagged at its first piece: `logits` is the model's output for one text, flat [max_length * tags];
+ * `firstTokens` from TextFeeds.encodeWords. Returns [{text, start, end, tag, score}] (score: the tag's softmax
+ * probability).
+ */
+export function tagWords(text, words, firstTokens, logits, labels) {
+  const count = labels.length;
+  return firstTokens.map((token, i) => {
+    const row = Array.from(logits.slice(token * count, (token + 1) * count), Number);
+    let best = 0;
+    for (let t = 1; t < count; t++) if (row[t] > row[best]) best = t;
+    const total = row.reduce((sum, value) => sum + Math.exp(value - row[best]), 0);
+    const { start, end } = words[i];
+    return { text: text.slice(start, end), start, end, tag: labels[best], score: 1 / total };
+  });
+}
+
+/**
+ * Entities of tagged words, IOB2 as CoNLL and seqeval read it: B-X starts an entity of type X, I-X continues
+ * one of type X, and I-X after O or after another type starts a new one (as does a tag without a prefix).
+ * Returns [{type, text, start, end, score}]: text = text.slice(start, end), score the mean of its words' scores.
+ */
+export function entities(text, words) {
+  const runs = [];
+  let openType = null;
+  for (const word of words) {
+    if (word.tag === "O") {
+      openType = null;
+      continue;
+    }
+    const prefixed = word.tag.startsWith("B-") || word.tag.startsWith("I-");
+    const type = prefixed ? word.tag.slice(2) : word.tag;
+    if (word.tag.startsWith("I-") && type === openType) {
+      const run = runs[runs.length - 1];
+      run.end = word.end;
+      run.scores.push(word.score);
+    } else {
+      runs.push({ type, start: word.start, end: word.end, scores: [word.score] });
+    }
+    openType = type;
+  }
+  return runs.map(({ type, start, end, scores }) => ({
+    type,
+    text: text.slice(start, end),
+    start,
+    end,
+    score: scores.reduce((a, b) => a + b, 0) / scores.length,
+  }));
+}
+
+/** The tagger every token-classification kit exposes: tagText -> {entities, words, ms}. */
+export class Tagger {
+  constructor(run, metadata, textEncoder) {
+    this.run = run;
+    this.metadata = metadata;
+    this.textEncoder = textEncoder;
+  }
+
+  /** The named entities in `text` ({type, text, start, end, score}), every word with its tag, and the run time. */
+  async tagText(text) {
+    const words = this.textEncoder.words(text);
+    const { values, firstTokens } = this.textEncoder.encodeWords(words);
+    const feeds = feedsFor(this.metadata, values);
+    const start = now();
+    const logits = await this.run(feeds);
+    const ms = now() - start;
+    const tagged = tagWords(text, words, firstTokens, logits, this.metadata.labels);
+    return { entities: entities(text, tagged), words: tagged, ms };
+  }
+
+  classifyText() {
+    throw new Error("this kit's model tags each word, it gives no label per text: use tagText(text)");
+  }
+}
+
+/** metadata.postprocessing.kind -> the kit's model class; a classifier's metadata has no kind. */
+const MODELS = { embedding: Embedder, entities: Tagger };
+
+/** The kit's model object for metadata.postprocessing.kind: a Classifier, an Embedder or a Tagger. */
 export function kitModel(run, metadata, textEncoder) {
-  const Kind = metadata.postprocessing.kind === "embedding" ? Embedder : Classifier;
+  const Kind = MODELS[metadata.postprocessing.kind] ?? Classifier;
   return new Kind(run, metadata, textEncoder);
 }
 
