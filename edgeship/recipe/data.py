@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import TypeAlias
 
 from edgeship.recipe.schema import Data
-from edgeship.sources.data import ImageExamples, SimilarityExamples, TextExamples
+from edgeship.sources.data import ImageExamples, SimilarityExamples, TaggedExamples, TextExamples
 
-Examples: TypeAlias = TextExamples | ImageExamples | SimilarityExamples
+Examples: TypeAlias = TextExamples | ImageExamples | SimilarityExamples | TaggedExamples
 
 
 @dataclass(frozen=True)
@@ -31,20 +31,22 @@ def load_recipe_data(data: Data, labels: list[str] | None, task: str | None = No
 
     if task == "feature-extraction":
         return _embedding_data(data)
-    if not labels and data.train not in DATASETS:
+    tagged = task == "token-classification"
+    if not labels and not tagged and data.train not in DATASETS:
         raise DataError(
             f"the labels in {data.train} cannot be read without label names",
             hint="give teacher.labels (the new head's labels when the teacher is fine-tuned)",
         )
-    everything = load_examples(data.train, labels or [])
+    read = _tagged_examples if tagged else load_examples
+    everything = read(data.train, labels or [])
     if data.eval is None:
         train, evaluation = split_examples(everything, data.eval_samples, data.train_samples, data.seed)
     else:
         train = _shuffled_head(everything, data.train_samples or len(everything), data.seed)
-        evaluation = load_examples(data.eval, everything.label_names)
+        evaluation = read(data.eval, everything.label_names)
         evaluation = evaluation.subset(list(range(min(data.eval_samples, len(evaluation)))))
     evaluation = dataclasses.replace(evaluation, name=_dataset_name(data.eval or data.train))
-    calibration = load_examples(data.calibration, everything.label_names) if data.calibration else train
+    calibration = read(data.calibration, everything.label_names) if data.calibration else train
     return RecipeData(train, evaluation, calibration)
 
 
@@ -65,6 +67,23 @@ def _embedding_data(data: Data) -> RecipeData:
     evaluation = dataclasses.replace(evaluation, name=_dataset_name(data.eval))
     calibration = load_training_texts(data.calibration) if data.calibration else train
     return RecipeData(train, evaluation, calibration)
+
+
+def _tagged_examples(source: str, tags: list[str]) -> TaggedExamples:
+    """Tagged sentences: a bundled dataset (lee_ner) or a JSONL/CoNLL file, tags read against `tags`
+    (the teacher's) or, when empty, the data's own."""
+    from edgeship.errors import DataError
+    from edgeship.sources.datasets import DATASETS
+    from edgeship.sources.tagging import FORMATS, load_tagged
+
+    if source not in DATASETS:
+        return load_tagged(Path(source), tags)
+    examples = DATASETS[source]()
+    if not isinstance(examples, TaggedExamples):
+        raise DataError(
+            f"{source} is not tagged words, which token-classification trains on", hint=f"pass {FORMATS}"
+        )
+    return examples
 
 
 def _shuffled_head(examples: Examples, count: int, seed: int) -> Examples:

@@ -79,7 +79,7 @@ def resolve_teacher(
     trained_seconds = None
     if not (folder / DONE_FILE).is_file():
         started = time.perf_counter()
-        _fine_tune(model, checkpoint, teacher.fine_tune, data, folder, max_length, seed)
+        _fine_tune(model, checkpoint, teacher, data, folder, max_length, seed)
         trained_seconds = time.perf_counter() - started
     else:
         console.print(f"[green]✓[/green] Reusing the fine-tuned teacher in {folder}")
@@ -92,13 +92,15 @@ def resolve_teacher(
 def _fine_tune(
     model: str,
     checkpoint: Path | None,
-    options: FineTune,
+    teacher: Teacher,
     data: RecipeData,
     folder: Path,
     max_length: int,
     seed: int,
 ) -> None:
     """Train into a staging folder next to `folder`, then rename it into place."""
+    options = teacher.fine_tune
+    assert options is not None
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
@@ -119,7 +121,7 @@ def _fine_tune(
             )
             record = {"model": model, "checkpoint": str(written.relative_to(staging))}
         else:
-            _fine_tune_text(model, options, data.train, staging, max_length, seed)
+            _fine_tune_text(model, options, data.train, staging, max_length, seed, teacher.task)
             record = {"model": str(folder), "checkpoint": ""}
         (staging / DONE_FILE).write_text(json.dumps(record))
         shutil.rmtree(folder, ignore_errors=True)
@@ -129,20 +131,34 @@ def _fine_tune(
 
 
 def _fine_tune_text(
-    model_dir: str, options: FineTune, train: Examples, out: Path, max_length: int, seed: int
+    model_dir: str,
+    options: FineTune,
+    train: Examples,
+    out: Path,
+    max_length: int,
+    seed: int,
+    task: str | None,
 ) -> None:
-    """A new classification head on the encoder in `model_dir`, trained on `train`, saved to `out`."""
+    """A new head on the encoder in `model_dir` (one label per text, or one tag per word for
+    token-classification), trained on `train`, saved to `out`."""
     import torch
     import transformers
 
     from edgeship.compress.finetune import FineTuneOptions, fine_tune_text_classifier
+    from edgeship.compress.finetune_tokens import fine_tune_token_classifier
 
-    labels = train.label_names
+    labels = train.label_names  # type: ignore[union-attr]
+    tags = task == "token-classification"
+    auto_class = (
+        transformers.AutoModelForTokenClassification
+        if tags
+        else transformers.AutoModelForSequenceClassification
+    )
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     torch.manual_seed(seed)
     with step(f"Loading {model_dir}"):
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(
+        model = auto_class.from_pretrained(
             model_dir,
             num_labels=len(labels),
             id2label=dict(enumerate(labels)),
@@ -150,18 +166,16 @@ def _fine_tune_text(
             attn_implementation="eager",
         )
         tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
-    console.print(f"Fine-tuning {Path(model_dir).name} on {len(train)} examples ({options.epochs} epoch(s))")
-    fine_tune_text_classifier(
-        model,
-        tokenizer,
-        train,  # type: ignore[arg-type]
-        FineTuneOptions(
-            epochs=options.epochs,
-            batch_size=options.batch_size,
-            learning_rate=options.lr or 1e-4,
-            max_length=max_length,
-            seed=seed,
-        ),
+    what = "tagged sentences" if tags else "examples"
+    console.print(f"Fine-tuning {Path(model_dir).name} on {len(train)} {what} ({options.epochs} epoch(s))")
+    settings = FineTuneOptions(
+        epochs=options.epochs,
+        batch_size=options.batch_size,
+        learning_rate=options.lr or 1e-4,
+        max_length=max_length,
+        seed=seed,
     )
+    train_function = fine_tune_token_classifier if tags else fine_tune_text_classifier
+    train_function(model, tokenizer, train, settings)  # type: ignore[arg-type]
     model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
