@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,41 @@ os.environ["TRANSFORMERS_VERBOSITY"] = "error"
 
 WORDS_GOOD = ["good", "great", "wonderful", "superb", "delightful"]
 WORDS_BAD = ["bad", "awful", "terrible", "boring", "dreadful"]
+
+
+PEOPLE = [["Alice"], ["Bob"], ["Mary", "Jones"], ["Carlos"], ["Wei", "Zhang"], ["Priya"]]
+PLACES = [["Paris"], ["Sydney"], ["New", "York"], ["Berlin"], ["Lagos"]]
+COMPANIES = [["Google"], ["Qantas"], ["General", "Motors"], ["Siemens"]]
+TEMPLATES = [
+    ["{PER}", "flew", "to", "{LOC}", "on", "Monday", "."],
+    ["{PER}", "works", "for", "{ORG}", "."],
+    ["The", "{ORG}", "office", "in", "{LOC}", "closed", "yesterday", "."],
+    ["Yesterday", "{PER}", "met", "{PER}", "in", "{LOC}", "."],
+]
+
+
+def _sentence(template: list[str], rng: random.Random) -> tuple[list[str], list[str]]:
+    """A template with its slots filled by names: words and IOB2 tags."""
+    words, tags = [], []
+    for slot in template:
+        names = {"{PER}": PEOPLE, "{LOC}": PLACES, "{ORG}": COMPANIES}.get(slot)
+        if names is None:
+            words.append(slot)
+            tags.append("O")
+            continue
+        name = rng.choice(names)
+        kind = slot[1:4]
+        words.extend(name)
+        tags.extend([f"B-{kind}"] + [f"I-{kind}"] * (len(name) - 1))
+    return words, tags
+
+
+def write_tagged_jsonl(path: Path, count: int, seed: int) -> Path:
+    """`count` templated sentences (people, places, companies) as JSONL tokens/ner_tags rows."""
+    rng = random.Random(seed)
+    rows = [_sentence(rng.choice(TEMPLATES), rng) for _ in range(count)]
+    path.write_text("\n".join(json.dumps({"tokens": w, "ner_tags": t}) for w, t in rows) + "\n")
+    return path
 
 
 def run_cli(

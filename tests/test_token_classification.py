@@ -5,12 +5,11 @@ PyTorch, ONNX Runtime and LiteRT, int8 within the budget, and one-line refusals 
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import run_cli, write_tagged_jsonl
 
 from edgeship.bundle import Bundle
 from edgeship.errors import DataError
@@ -21,38 +20,6 @@ from edgeship.tasks.base import get_task
 from edgeship.tasks.token_classification_task import IGNORED
 
 TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
-PEOPLE = [["Alice"], ["Bob"], ["Mary", "Jones"], ["Carlos"], ["Wei", "Zhang"], ["Priya"]]
-PLACES = [["Paris"], ["Sydney"], ["New", "York"], ["Berlin"], ["Lagos"]]
-COMPANIES = [["Google"], ["Qantas"], ["General", "Motors"], ["Siemens"]]
-TEMPLATES = [
-    ["{PER}", "flew", "to", "{LOC}", "on", "Monday", "."],
-    ["{PER}", "works", "for", "{ORG}", "."],
-    ["The", "{ORG}", "office", "in", "{LOC}", "closed", "yesterday", "."],
-    ["Yesterday", "{PER}", "met", "{PER}", "in", "{LOC}", "."],
-]
-
-
-def _sentence(template: list[str], rng: random.Random) -> tuple[list[str], list[str]]:
-    """A template with its slots filled by names: words and IOB2 tags."""
-    words, tags = [], []
-    for slot in template:
-        names = {"{PER}": PEOPLE, "{LOC}": PLACES, "{ORG}": COMPANIES}.get(slot)
-        if names is None:
-            words.append(slot)
-            tags.append("O")
-            continue
-        name = rng.choice(names)
-        kind = slot[1:4]
-        words.extend(name)
-        tags.extend([f"B-{kind}"] + [f"I-{kind}"] * (len(name) - 1))
-    return words, tags
-
-
-def _write_jsonl(path: Path, count: int, seed: int) -> Path:
-    rng = random.Random(seed)
-    rows = [_sentence(rng.choice(TEMPLATES), rng) for _ in range(count)]
-    path.write_text("\n".join(json.dumps({"tokens": w, "ner_tags": t}) for w, t in rows) + "\n")
-    return path
 
 
 def _logits(tags: list[list[int]], width: int) -> np.ndarray:
@@ -160,7 +127,7 @@ def trained_tagger(tmp_path_factory: pytest.TempPathFactory, tagger_dir: Path) -
     from edgeship.compress.finetune_tokens import fine_tune_token_classifier
 
     folder = tmp_path_factory.mktemp("tagger")
-    train = load_tagged(_write_jsonl(folder / "train.jsonl", 240, seed=0), TAGS)
+    train = load_tagged(write_tagged_jsonl(folder / "train.jsonl", 240, seed=0), TAGS)
     torch.manual_seed(0)
     model = transformers.AutoModelForTokenClassification.from_pretrained(tagger_dir)
     tokenizer = transformers.AutoTokenizer.from_pretrained(tagger_dir)
@@ -168,7 +135,7 @@ def trained_tagger(tmp_path_factory: pytest.TempPathFactory, tagger_dir: Path) -
     fine_tune_token_classifier(model, tokenizer, train, options, progress=False)
     model.save_pretrained(folder / "model")
     tokenizer.save_pretrained(folder / "model")
-    return folder / "model", _write_jsonl(folder / "test.jsonl", 60, seed=1)
+    return folder / "model", write_tagged_jsonl(folder / "test.jsonl", 60, seed=1)
 
 
 def test_trained_tagger_exports_and_scores_alike_everywhere(

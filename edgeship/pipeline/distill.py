@@ -67,7 +67,7 @@ def load_examples(data: Data, labels: list[str]) -> TextExamples | ImageExamples
 
 def load_tagged_words(data: Data, tags: list[str]) -> TaggedExamples:
     """A token classifier's data: a bundled tagged set (lee_ner), a JSONL/CoNLL file or examples as they are,
-    its tags as indices into the teacher's `tags`; data of any other shape is refused."""
+    its tags as indices into the teacher's `tags` (none given: the data's own); other shapes are refused."""
     from edgeship.sources.datasets import DATASETS
     from edgeship.sources.tagging import FORMATS, load_tagged, tagged_examples
 
@@ -83,7 +83,7 @@ def load_tagged_words(data: Data, tags: list[str]) -> TaggedExamples:
             f"{data.name} holds {shape}; a token-classification student learns a tag per word",
             hint=f"pass {FORMATS}",
         )
-    if data.label_names == tags:
+    if not tags or data.label_names == tags:  # no teacher tags yet (a head to fine-tune): the data's
         return data
     sentences = [  # the same tags by name, as indices into the teacher's (refusing tags it has not)
         (f"{data.name} sentence {number}", words, [data.label_names[i] for i in indices])

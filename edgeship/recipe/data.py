@@ -26,7 +26,7 @@ class RecipeData:
 def load_recipe_data(data: Data, labels: list[str] | None, task: str | None = None) -> RecipeData:
     """Load `data.train` (a bundled dataset or a path), hold out or load eval, pick calibration."""
     from edgeship.errors import DataError
-    from edgeship.pipeline.distill import load_examples
+    from edgeship.pipeline.distill import load_examples, load_tagged_words
     from edgeship.sources.datasets import DATASETS, split_examples
 
     if task == "feature-extraction":
@@ -37,7 +37,7 @@ def load_recipe_data(data: Data, labels: list[str] | None, task: str | None = No
             f"the labels in {data.train} cannot be read without label names",
             hint="give teacher.labels (the new head's labels when the teacher is fine-tuned)",
         )
-    read = _tagged_examples if tagged else load_examples
+    read = load_tagged_words if tagged else load_examples
     everything = read(data.train, labels or [])
     if data.eval is None:
         train, evaluation = split_examples(everything, data.eval_samples, data.train_samples, data.seed)
@@ -67,23 +67,6 @@ def _embedding_data(data: Data) -> RecipeData:
     evaluation = dataclasses.replace(evaluation, name=_dataset_name(data.eval))
     calibration = load_training_texts(data.calibration) if data.calibration else train
     return RecipeData(train, evaluation, calibration)
-
-
-def _tagged_examples(source: str, tags: list[str]) -> TaggedExamples:
-    """Tagged sentences: a bundled dataset (lee_ner) or a JSONL/CoNLL file, tags read against `tags`
-    (the teacher's) or, when empty, the data's own."""
-    from edgeship.errors import DataError
-    from edgeship.sources.datasets import DATASETS
-    from edgeship.sources.tagging import FORMATS, load_tagged
-
-    if source not in DATASETS:
-        return load_tagged(Path(source), tags)
-    examples = DATASETS[source]()
-    if not isinstance(examples, TaggedExamples):
-        raise DataError(
-            f"{source} is not tagged words, which token-classification trains on", hint=f"pass {FORMATS}"
-        )
-    return examples
 
 
 def _shuffled_head(examples: Examples, count: int, seed: int) -> Examples:

@@ -163,6 +163,7 @@ def _fine_tune_text(
             num_labels=len(labels),
             id2label=dict(enumerate(labels)),
             label2id={name: i for i, name in enumerate(labels)},
+            ignore_mismatched_sizes=True,  # a head of other labels is replaced: the new head is trained
             attn_implementation="eager",
         )
         tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)

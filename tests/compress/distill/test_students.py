@@ -195,7 +195,7 @@ def test_narrow_vision_student_at_64_px_makes_a_bundle(small_vision_teacher: Pat
         paths.append(tmp_path / f"{index}.png")
         Image.new("RGB", (40, 40), ((index % 3) * 120, 60, 200 - (index % 3) * 90)).save(paths[-1])
     images = ImageExamples(paths, [i % 3 for i in range(24)], ["cat", "dog", "fox"], "colours")
-    options = DistillOptions(student="efficientformer", hidden_size=64, epochs=1, batch_size=8)
+    options = DistillOptions(family="efficientformer", hidden_size=64, epochs=1, batch_size=8)
     result = distill_to_bundle(
         "timm:efficientformerv2_s0",
         images,
