@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli, write_tagged_jsonl
 
 from edgeship.bundle import Bundle
 from edgeship.errors import DataError
@@ -18,6 +17,7 @@ from edgeship.sources.preprocess import encode_words
 from edgeship.sources.tagging import load_tagged
 from edgeship.tasks.base import get_task
 from edgeship.tasks.token_classification_task import IGNORED
+from tests.conftest import run_cli, write_tagged_jsonl
 
 TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 
