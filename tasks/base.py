@@ -74,13 +74,18 @@ class Task:
         """Whether an fp32 artifact agrees with PyTorch closely enough to be written."""
         raise NotImplementedError
 
-    def score(self, outputs: np.ndarray, labels: np.ndarray, label_names: Sequence[str] = ()) -> float:
-        """The task's metric (`metric`) of `outputs` against the labels (`label_names`: the model's)."""
+    def score(self, outputs: np.ndarray, labels: np.ndarray) -> float:
+        """The task's metric (`metric`) of `outputs` against the labels."""
         raise NotImplementedError
 
     def predictions(self, outputs: np.ndarray) -> np.ndarray:
         """What the post-processing turns outputs into, compared between variants (agreement)."""
         raise NotImplementedError
+
+    def with_labels(self, label_names: Sequence[str]) -> Task:
+        """This task for a model with these label names: a task whose metric reads them (entity F1 reads
+        the IOB2 tags) returns a copy that keeps them; the others return themselves."""
+        return self
 
     def format_score(self, value: float) -> str:
         """The metric as tables and reports show it: 87.45% or 0.505."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,7 +34,7 @@ class ClassificationTask(Task):
         """Within the tolerance, and the same label for every input."""
         return parity.max_abs_diff <= parity.tolerance and parity.argmax_agreement >= 1.0
 
-    def score(self, outputs: np.ndarray, labels: np.ndarray, label_names: Sequence[str] = ()) -> float:
+    def score(self, outputs: np.ndarray, labels: np.ndarray) -> float:
         """Accuracy: the fraction of examples whose argmax is the label."""
         return float(np.mean(self.predictions(outputs) == labels))
 

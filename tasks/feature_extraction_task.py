@@ -6,7 +6,6 @@ graph, so every runtime and kit gets the vector a sentence-transformers model gi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -81,7 +80,7 @@ class FeatureExtraction(TaskDescriptor):
         """Within the tolerance, and every embedding pointing the same way as PyTorch's."""
         return parity.max_abs_diff <= parity.tolerance and (parity.cosine or 0.0) >= MIN_PARITY_COSINE
 
-    def score(self, outputs: np.ndarray, labels: np.ndarray, label_names: Sequence[str] = ()) -> float:
+    def score(self, outputs: np.ndarray, labels: np.ndarray) -> float:
         """Spearman correlation between the pairs' cosine similarities and their human scores.
 
         `labels` holds one row per scored pair: (index of text 1, index of text 2, score)."""

@@ -6,6 +6,7 @@ F1, CoNLL's definition), and the app kits turn them into entity spans with chara
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -44,13 +45,23 @@ class TokenClassification(ClassificationTask):
         """Rows of `max_length` tokens with different real lengths, so padding masks are exercised."""
         return token_rows(loaded, samples, max_length, rng)
 
-    def score(self, outputs: np.ndarray, labels: np.ndarray, label_names: Sequence[str] = ()) -> float:
+    label_names: tuple[str, ...] = ()
+    """The model's IOB2 tags, which entity F1 reads (set by `with_labels`)."""
+
+    def with_labels(self, label_names: Sequence[str]) -> TokenClassification:
+        """A copy of this task that scores with these tags."""
+        bound = copy.copy(self)
+        bound.label_names = tuple(label_names)
+        return bound
+
+    def score(self, outputs: np.ndarray, labels: np.ndarray) -> float:
         """Entity-level F1 (seqeval, CoNLL rules) of the tags at the scored pieces (`labels` >= 0).
 
         `outputs` is [rows, tokens, tags]; `labels` [rows, tokens] holds a tag index at each word's first
-        piece and IGNORED elsewhere."""
+        piece and IGNORED elsewhere. The tags' names come from `with_labels`."""
         from seqeval.metrics import f1_score
 
+        label_names = self.label_names
         if not label_names:
             raise DataError(
                 "entity F1 needs the model's tag names",

@@ -32,18 +32,18 @@ def _logits(tags: list[list[int]], width: int) -> np.ndarray:
 
 
 def test_entity_f1_counts_entities_as_seqeval_does() -> None:
-    task = get_task("token-classification")
+    task = get_task("token-classification").with_labels(TAGS)
     gold = [[1, 2, 0, 5], [3, 0, 0, 0]]  # B-PER I-PER O B-LOC / B-ORG O O O: three entities
     labels = np.asarray(gold)
-    assert task.score(_logits(gold, 4), labels, TAGS) == 1.0
+    assert task.score(_logits(gold, 4), labels) == 1.0
     # the person cut short (B-PER O) and the ORG missed: 1 of 3 right, 1 of 2 predicted right
     guess = [[1, 0, 0, 5], [0, 0, 0, 0]]
     precision, recall = 1 / 2, 1 / 3
     expected = 2 * precision * recall / (precision + recall)
-    assert task.score(_logits(guess, 4), labels, TAGS) == pytest.approx(expected)
+    assert task.score(_logits(guess, 4), labels) == pytest.approx(expected)
     # positions labelled IGNORED (later pieces, padding) are not scored
     masked = np.asarray([[1, IGNORED, 0, 5], [3, 0, 0, IGNORED]])
-    assert task.score(_logits([[1, 8, 0, 5], [3, 0, 0, 7]], 4), masked, TAGS) == 1.0
+    assert task.score(_logits([[1, 8, 0, 5], [3, 0, 0, 7]], 4), masked) == 1.0
 
 
 def test_agreement_ignores_padding() -> None:
@@ -162,7 +162,7 @@ def test_trained_tagger_exports_and_scores_alike_everywhere(
     model = transformers.AutoModelForTokenClassification.from_pretrained(model_dir)
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
     logits, labels = predict_token_classifier(model, tokenizer, load_tagged(test_file, TAGS), 32)
-    pytorch_f1 = get_task("token-classification").score(logits, labels, TAGS)
+    pytorch_f1 = get_task("token-classification").with_labels(TAGS).score(logits, labels)
     assert pytorch_f1 > 0.9  # names in unseen combinations: the tagger learnt the names and contexts
     manifest = Bundle.open(out).manifest
     for variant_id in ("onnx-fp32", "tflite-fp32"):

@@ -168,7 +168,7 @@ def held_out_score(
     if isinstance(examples, TaggedExamples):
         _, tags = encode_tagged(examples, list(range(len(examples))), teacher, max_length)
         logits = token_logits(model, examples, teacher, max_length, width=tags.shape[1])
-        return get_task(teacher.task).score(logits, tags.numpy(), teacher.labels)
+        return get_task(teacher.task).with_labels(teacher.labels).score(logits, tags.numpy())
     if isinstance(examples, SimilarityExamples):
         embeddings = sentence_embeddings(model, examples, teacher, max_length)
         return get_task(teacher.task).score(embeddings, examples.labels)

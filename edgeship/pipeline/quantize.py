@@ -43,13 +43,13 @@ class AccuracyBudget:
     @property
     def source_accuracy(self) -> float:
         """The fp32 source's metric on the eval data."""
-        return self.task.score(self.source_outputs, self.eval_data.labels, self.eval_data.label_names)
+        return self.task.score(self.source_outputs, self.eval_data.labels)
 
     def score(self, model: Path, artifact_format: str) -> tuple[float, float]:
         """The task's metric on the labels, and prediction agreement with the fp32 source."""
         outputs = predict_logits(open_session(model, artifact_format), self.eval_data)
         agreement = self.task.agreement(outputs, self.source_outputs)
-        return self.task.score(outputs, self.eval_data.labels, self.eval_data.label_names), agreement
+        return self.task.score(outputs, self.eval_data.labels), agreement
 
     def holds(self, accuracy: float, agreement: float) -> bool:
         """Whether a variant scoring this stays within the budget."""
@@ -108,7 +108,7 @@ def quantize_bundle(
         encoded = encode_examples(bundle, load_examples(bundle, eval_data))
         with step(f"Scoring {source.id} on {len(encoded)} eval examples"):
             outputs = predict_logits(open_session(source_path, source.format), encoded)
-        task = get_task(bundle.manifest.source.task)
+        task = get_task(bundle.manifest.source.task).with_labels(encoded.label_names)
         budget = AccuracyBudget(encoded, eval_split, task, outputs, max_accuracy_drop, min_agreement)
     variants = []
     for spec, quantizer in zip(specs, quantizers, strict=True):
