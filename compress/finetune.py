@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,12 +93,29 @@ def fine_tune_text_classifier(
 ) -> dict[str, float]:
     """Fine-tune `model` in place; returns {"steps", "final_loss" (mean of the last steps), "seconds"}."""
     _check(model, tokenizer, train)
+    device = next(model.parameters()).device
+
+    def batch_loss(batch: list[int]) -> torch.Tensor:
+        inputs = _encode(tokenizer, [train.texts[i] for i in batch], options.max_length, device)
+        labels = torch.tensor([train.labels[i] for i in batch], device=device)
+        return model(**inputs, labels=labels).loss
+
+    lengths = _token_lengths(tokenizer, train.texts, options.max_length)
+    return train_length_grouped(model, lengths, batch_loss, options, progress)
+
+
+def train_length_grouped(
+    model: Any,
+    lengths: list[int],
+    batch_loss: Callable[[list[int]], torch.Tensor],
+    options: FineTuneOptions,
+    progress: bool = True,
+) -> dict[str, float]:
+    """AdamW with linear warm-up and decay over length-grouped batches of example indices; `batch_loss`
+    gives a batch's loss. Returns {"steps", "final_loss" (mean of the last steps), "seconds"}."""
     torch.manual_seed(options.seed)
     rng = random.Random(options.seed)
-    device = next(model.parameters()).device
-    lengths = _token_lengths(tokenizer, train.texts, options.max_length)
-    steps_per_epoch = -(-len(train) // options.batch_size)
-    total_steps = steps_per_epoch * options.epochs
+    total_steps = -(-len(lengths) // options.batch_size) * options.epochs
     optimizer = _optimizer(model, options)
     scheduler = get_linear_schedule_with_warmup(
         optimizer, round(options.warmup_ratio * total_steps), total_steps
@@ -109,9 +127,7 @@ def fine_tune_text_classifier(
         task = bar.add_task("train", total=total_steps, loss="-")
         for _ in range(options.epochs):
             for batch in _length_grouped_batches(lengths, options.batch_size, rng):
-                inputs = _encode(tokenizer, [train.texts[i] for i in batch], options.max_length, device)
-                labels = torch.tensor([train.labels[i] for i in batch], device=device)
-                loss = model(**inputs, labels=labels).loss
+                loss = batch_loss(batch)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()

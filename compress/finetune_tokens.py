@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import random
-import time
-from collections import deque
 from typing import Any
 
 import numpy as np
 import torch
-from transformers import get_linear_schedule_with_warmup
 
-from edgeship.compress.finetune import LOSS_WINDOW, FineTuneOptions, _length_grouped_batches, _optimizer
-from edgeship.console import training_progress
+from edgeship.compress.finetune import FineTuneOptions, train_length_grouped
 from edgeship.errors import DataError
 from edgeship.sources.data import TaggedExamples
 from edgeship.sources.preprocess import encode_words
@@ -30,43 +25,17 @@ def fine_tune_token_classifier(
             f"{train.name} has {len(train.label_names)} tags, the model's head {model.config.num_labels}",
             hint="load the model with num_labels equal to the dataset's number of tags",
         )
-    names = [
-        name
-        for name in ("input_ids", "attention_mask", "token_type_ids")
-        if name in tokenizer.model_input_names
-    ]
-    inputs, labels = encode_words(tokenizer, train.words, train.tags, options.max_length, names)
-    lengths = inputs["attention_mask"].sum(axis=1).tolist()
-    torch.manual_seed(options.seed)
-    rng = random.Random(options.seed)
-    total_steps = -(-len(train) // options.batch_size) * options.epochs
-    optimizer = _optimizer(model, options)
-    scheduler = get_linear_schedule_with_warmup(
-        optimizer, round(options.warmup_ratio * total_steps), total_steps
+    inputs, labels = encode_words(
+        tokenizer, train.words, train.tags, options.max_length, _input_names(tokenizer)
     )
-    recent: deque[float] = deque(maxlen=LOSS_WINDOW)
-    start = time.perf_counter()
-    model.train()
-    with training_progress("fine-tuning", enabled=progress) as bar:
-        task = bar.add_task("train", total=total_steps, loss="-")
-        for _ in range(options.epochs):
-            for batch in _length_grouped_batches(lengths, options.batch_size, rng):
-                width = max(lengths[i] for i in batch)
-                rows = {name: torch.from_numpy(values[batch, :width]) for name, values in inputs.items()}
-                loss = model(**rows, labels=torch.from_numpy(labels[batch, :width])).loss
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                recent.append(loss.item())
-                bar.update(task, advance=1, loss=f"{sum(recent) / len(recent):.4f}")
-    model.eval()
-    return {
-        "steps": total_steps,
-        "final_loss": sum(recent) / len(recent),
-        "seconds": time.perf_counter() - start,
-    }
+    lengths = inputs["attention_mask"].sum(axis=1).tolist()
+
+    def batch_loss(batch: list[int]) -> torch.Tensor:
+        width = max(lengths[i] for i in batch)  # each batch padded to its own longest sentence
+        rows = {name: torch.from_numpy(values[batch, :width]) for name, values in inputs.items()}
+        return model(**rows, labels=torch.from_numpy(labels[batch, :width])).loss
+
+    return train_length_grouped(model, lengths, batch_loss, options, progress)
 
 
 def predict_token_classifier(
@@ -74,12 +43,9 @@ def predict_token_classifier(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The logits [sentences, max_length, tags] (zero past each row's length) and the labels encode_words
     gives, for scoring with the token-classification task."""
-    names = [
-        name
-        for name in ("input_ids", "attention_mask", "token_type_ids")
-        if name in tokenizer.model_input_names
-    ]
-    inputs, labels = encode_words(tokenizer, examples.words, examples.tags, max_length, names)
+    inputs, labels = encode_words(
+        tokenizer, examples.words, examples.tags, max_length, _input_names(tokenizer)
+    )
     logits = np.zeros((len(examples), max_length, model.config.num_labels), dtype=np.float32)
     model.eval()
     with torch.inference_mode():
@@ -90,3 +56,12 @@ def predict_token_classifier(
             logits[start : start + batch_size] = model(**rows).logits.numpy()
     logits *= inputs["attention_mask"][:, :, None]
     return logits, labels
+
+
+def _input_names(tokenizer: Any) -> list[str]:
+    """The model inputs the tokenizer makes (token_type_ids only where it has them)."""
+    return [
+        name
+        for name in ("input_ids", "attention_mask", "token_type_ids")
+        if name in tokenizer.model_input_names
+    ]
