@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from recorded import cpu_name, p50
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 RECIPE = Path("examples/ner-lee.yaml")
@@ -38,12 +39,6 @@ def tag_logits(bundle: Any, variant_id: str, examples: Any) -> np.ndarray:
     variant = bundle.manifest.variant(variant_id)
     encoded = encode_examples(bundle, examples)
     return predict_logits(open_session(bundle.path(variant.file), variant.format), encoded)
-
-
-def p50(manifest: Any, variant_id: str, device: str) -> float | None:
-    """The latest p50 the bundle records for the variant on the device."""
-    measured = [b for b in manifest.benchmarks if b.variant == variant_id and b.device == device]
-    return measured[-1].latency_ms.p50 if measured else None
 
 
 def main() -> None:
@@ -110,11 +105,7 @@ def main() -> None:
     results = {
         "recipe": str(RECIPE),
         "recipe_seconds": run_seconds,
-        "cpu": next(
-            line.partition(":")[2].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "rows": rows,
     }

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from recorded import cpu_name
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 BLOCK = 10
@@ -51,14 +52,6 @@ def demo_reviews(bundle: Any) -> tuple[Any, Any]:
     train, evaluation = split_examples(load_rotten_tomatoes(), 2000, 5000, 0)
     calibration = encode_examples(bundle, train).head(CALIBRATION_SAMPLES)
     return calibration, encode_examples(bundle, evaluation)
-
-
-def cpu_name() -> str:
-    """The CPU's model name (int8 speed and accuracy depend on its VNNI / dot-product instructions)."""
-    for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.startswith("model name"):
-            return line.partition(":")[2].strip()
-    return "unknown"
 
 
 def median_latencies(models: dict[str, Path], feed: dict[str, np.ndarray], threads: int, rounds: int) -> dict:
