@@ -126,7 +126,45 @@ class TaggedExamples:
         )
 
 
-Examples: TypeAlias = TextExamples | ImageExamples | SimilarityExamples | TaggedExamples
+@dataclass(frozen=True)
+class QuestionExamples:
+    """Questions about contexts, each with its gold answers (question-answering's data, SQuAD style).
+
+    `answers[k]` lists (text, character start in `contexts[k]`) pairs: any of them counts as right."""
+
+    questions: list[str]
+    contexts: list[str]
+    answers: list[list[tuple[str, int]]]
+    ids: list[str]
+    name: str
+
+    def __len__(self) -> int:
+        return len(self.questions)
+
+    @property
+    def texts(self) -> list[str]:
+        """Each question followed by its context (unlabelled text, e.g. for calibration)."""
+        return [
+            f"{question} {context}" for question, context in zip(self.questions, self.contexts, strict=True)
+        ]
+
+    @property
+    def labels(self) -> list[list[tuple[str, int]]]:
+        """The gold answers of each question."""
+        return self.answers
+
+    def subset(self, indices: list[int], name: str | None = None) -> QuestionExamples:
+        """The questions at `indices`, in that order."""
+        return QuestionExamples(
+            questions=[self.questions[i] for i in indices],
+            contexts=[self.contexts[i] for i in indices],
+            answers=[self.answers[i] for i in indices],
+            ids=[self.ids[i] for i in indices],
+            name=name or self.name,
+        )
+
+
+Examples: TypeAlias = TextExamples | ImageExamples | SimilarityExamples | TaggedExamples | QuestionExamples
 """Any task's examples."""
 
 TEXT_COLUMNS = ("text", "sentence", "review", "content")
@@ -282,6 +320,10 @@ def examples_digest(examples: Examples) -> str:
     if isinstance(examples, SimilarityExamples):
         digest.update("\n".join(examples.texts).encode())
         digest.update(examples.labels.tobytes())
+        return digest.hexdigest()[:16]
+    if isinstance(examples, QuestionExamples):
+        for row in zip(examples.ids, examples.questions, examples.contexts, examples.answers, strict=True):
+            digest.update(f"{row}\n".encode())
         return digest.hexdigest()[:16]
     if isinstance(examples, TaggedExamples):
         for words, tags in zip(examples.words, examples.tags, strict=True):
