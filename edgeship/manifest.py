@@ -80,6 +80,14 @@ class TextPreprocessing(_Model):
     tokenizer: BundlePath = Field(description="Tokenizer directory, relative to the bundle root.")
     max_length: int = Field(gt=0)
     vocab_size: int = Field(gt=0, description="Token ids lie in [0, vocab_size).")
+    doc_stride: int | None = Field(
+        default=None,
+        ge=0,
+        description="question-answering: tokens shared by consecutive windows of a context longer than max_length.",
+    )
+    max_answer_length: int | None = Field(
+        default=None, gt=0, description="question-answering: the longest answer span, in tokens."
+    )
 
 
 class ImagePreprocessing(_Model):

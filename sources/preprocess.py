@@ -67,3 +67,62 @@ def load_image(path: Path, spec: ImagePreprocessing) -> np.ndarray:
     scaled = np.asarray(cropped, dtype=np.float32) / 255.0
     normalised = (scaled - np.asarray(spec.mean, dtype=np.float32)) / np.asarray(spec.std, dtype=np.float32)
     return np.ascontiguousarray(normalised.transpose(2, 0, 1), dtype=np.float32)
+
+
+def encode_questions(
+    tokenizer: Any,
+    questions: list[str],
+    contexts: list[str],
+    *,
+    max_length: int,
+    doc_stride: int,
+    input_names: list[str],
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Each question with its context as one or more windows of `max_length` tokens (consecutive windows
+    share `doc_stride` context tokens); questions longer than half the sequence are cut.
+
+    Returns the inputs per window, the question each window belongs to, and each token's character
+    (start, end) in the context (-1, -1 for question, special and padding tokens)."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise DataError(
+            f"{type(tokenizer).__name__} cannot map tokens back to characters",
+            hint="question-answering needs a fast (Rust) tokenizer: save the model with tokenizer.json",
+        )
+    questions = _cut_questions(tokenizer, questions, max_length // 2)
+    encoded = tokenizer(
+        [question.lstrip() for question in questions],
+        contexts,
+        truncation="only_second",
+        max_length=max_length,
+        stride=doc_stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding="max_length",
+    )
+    offsets = np.full((len(encoded["input_ids"]), max_length, 2), -1, dtype=np.int64)
+    for feature, spans in enumerate(encoded["offset_mapping"]):
+        for position, segment in enumerate(encoded.sequence_ids(feature)):
+            if segment == 1:
+                offsets[feature, position] = spans[position]
+    inputs = {name: np.asarray(encoded[name], dtype=np.int64) for name in input_names}
+    return inputs, np.asarray(encoded["overflow_to_sample_mapping"], dtype=np.int64), offsets
+
+
+def answer_positions(offsets: np.ndarray, start: int, end: int) -> tuple[int, int]:
+    """The first and last token of the character span [start, end) in a window's `offsets`, or (0, 0)
+    (the first token, as transformers' QA heads are trained) when the window does not hold all of it."""
+    context = np.flatnonzero(offsets[:, 0] >= 0)
+    if not len(context) or offsets[context[0], 0] > start or offsets[context[-1], 1] < end:
+        return 0, 0
+    first = int(context[np.searchsorted(offsets[context, 1], start, side="right")])
+    last = int(context[np.searchsorted(offsets[context, 0], end, side="left") - 1])
+    return first, last
+
+
+def _cut_questions(tokenizer: Any, questions: list[str], max_tokens: int) -> list[str]:
+    """Questions longer than `max_tokens` tokens cut after their `max_tokens`-th token."""
+    encoded = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)
+    return [
+        question[: spans[max_tokens - 1][1]] if len(spans) > max_tokens else question
+        for question, spans in zip(questions, encoded["offset_mapping"], strict=True)
+    ]

@@ -32,6 +32,16 @@ class LoadedModel(Protocol):
     def check_max_length(self, max_length: int) -> None: ...
 
 
+class EncodedData(Protocol):
+    """What a task's metric may read of encoded eval data besides the outputs and labels
+    (edgeship.pipeline.features.EncodedExamples has it)."""
+
+    name: str
+    label_names: list[str]
+    references: Any
+    """Task-specific decoding data: extractive QA's windows, offsets, contexts and answers."""
+
+
 Modality = Literal["text", "image"]
 
 
@@ -45,9 +55,9 @@ class Task:
     """Suffix of the transformers class that carries this task's head, e.g. ForSequenceClassification."""
     data_formats: ClassVar[tuple[str, ...]]
     """What `--data` / `--eval-data` may be for this task."""
-    data_kind: ClassVar[Literal["labelled", "scored-pairs", "tagged-words"]] = "labelled"
-    """How its eval data is shaped: a label per example, text pairs with a similarity score, or a tag
-    per word."""
+    data_kind: ClassVar[Literal["labelled", "scored-pairs", "tagged-words", "questions"]] = "labelled"
+    """How its eval data is shaped: a label per example, text pairs with a similarity score, a tag per
+    word, or questions about contexts with their answers."""
     metric: ClassVar[str]
     metric_in_percent: ClassVar[bool] = True
     """Shown as a percentage (accuracy, F1) or as the number it is (a correlation)."""
@@ -86,6 +96,15 @@ class Task:
         """This task for a model with these label names: a task whose metric reads them (entity F1 reads
         the IOB2 tags) returns a copy that keeps them; the others return themselves."""
         return self
+
+    def for_data(self, encoded: EncodedData) -> Task:
+        """This task bound to what its metric reads of `encoded` besides the labels: the label names
+        (`with_labels`) and, for extractive QA, the contexts and offsets answers are decoded with."""
+        return self.with_labels(encoded.label_names)
+
+    def default_preprocessing(self, max_length: int) -> dict[str, Any]:
+        """Task-specific text preprocessing fields of a new manifest (QA: doc_stride, max_answer_length)."""
+        return {}
 
     def format_score(self, value: float) -> str:
         """The metric as tables and reports show it: 87.45% or 0.505."""

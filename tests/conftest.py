@@ -121,6 +121,18 @@ def tagger_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer_dir: Path) ->
 
 
 @pytest.fixture(scope="session")
+def qa_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer_dir: Path) -> Path:
+    """A 2-layer BertForQuestionAnswering (random weights): start and end logits per token."""
+    import transformers
+
+    config = transformers.BertConfig(
+        vocab_size=30522, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128
+    )
+    path = tmp_path_factory.mktemp("models") / "tiny-qa"
+    return _save_text_model(transformers.BertForQuestionAnswering, config, tokenizer_dir, path)
+
+
+@pytest.fixture(scope="session")
 def bert_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer_dir: Path) -> Path:
     """A 2-layer BERT sequence classifier with 3 labels."""
     import transformers

@@ -57,7 +57,7 @@ def accuracy_of(
 ) -> float:
     """The task's metric of the artifact's outputs against the labels."""
     outputs = predict_logits(open_session(model, artifact_format), encoded, batch_size)
-    return get_task(task).with_labels(encoded.label_names).score(outputs, encoded.labels)
+    return get_task(task).for_data(encoded).score(outputs, encoded.labels)
 
 
 def record_accuracy(

@@ -35,7 +35,7 @@ from edgeship.runtimes.base import Session, open_session
 from edgeship.sources.loading import LoadedModel, load_model
 from edgeship.sources.model_source import ModelSource
 from edgeship.step_options import ExportStep
-from edgeship.tasks.base import sample_inputs
+from edgeship.tasks.base import get_task, sample_inputs
 from edgeship.version import __version__
 
 if TYPE_CHECKING:
@@ -207,7 +207,10 @@ def _new_manifest(loaded: LoadedModel, result: ExportResult, options: ExportOpti
     preprocessing: Preprocessing
     if loaded.modality == "text":
         preprocessing = TextPreprocessing(
-            tokenizer=TOKENIZER_DIR, max_length=options.max_length, vocab_size=int(loaded.config.vocab_size)
+            tokenizer=TOKENIZER_DIR,
+            max_length=options.max_length,
+            vocab_size=int(loaded.config.vocab_size),
+            **get_task(loaded.task).default_preprocessing(options.max_length),
         )
     else:
         assert loaded.image_preprocessing is not None

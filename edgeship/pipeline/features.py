@@ -14,21 +14,30 @@ from edgeship.runtimes.base import Session
 from edgeship.sources.data import (
     Examples,
     ImageExamples,
+    QuestionExamples,
     SimilarityExamples,
     TaggedExamples,
     TextExamples,
     load_labelled,
 )
-from edgeship.sources.preprocess import encode_texts, encode_words, load_image
+from edgeship.sources.preprocess import (
+    answer_positions,
+    encode_questions,
+    encode_texts,
+    encode_words,
+    load_image,
+)
 from edgeship.sources.similarity import load_similarity_pairs
 from edgeship.sources.tagging import load_tagged
 from edgeship.tasks.base import get_task
+from edgeship.tasks.spans import SpanReferences
 
 
 @dataclass
 class EncodedExamples:
     """Every example as one row of model inputs (text right-padded to max_length) plus its labels: one
-    per row, (scored pairs) one row (text 1, text 2, score) per pair, or (tagged words) one per token."""
+    per row, (scored pairs) one row (text 1, text 2, score) per pair, (tagged words) one per token, or
+    (questions) the gold answer's first and last token per window of a context."""
 
     inputs: dict[str, np.ndarray]
     labels: np.ndarray
@@ -37,6 +46,8 @@ class EncodedExamples:
     pair_labels: bool = False
     label_names: list[str] = field(default_factory=list)
     """The model's label names, which a task's metric may read (entity F1 reads the IOB2 tags)."""
+    references: SpanReferences | None = None
+    """Questions: the windows' offsets, the contexts and the gold answers the answers are decoded with."""
 
     def __len__(self) -> int:
         return len(next(iter(self.inputs.values())))
@@ -53,6 +64,7 @@ class EncodedExamples:
             name=self.name,
             pair_labels=self.pair_labels,
             label_names=self.label_names,
+            references=None if self.references is None else self.references.head(count),
         )
 
     def batches(self, batch_size: int) -> list[dict[str, np.ndarray]]:
@@ -82,14 +94,20 @@ def load_examples(bundle: Bundle, data: Path | Examples, *, scored: bool = True)
     if isinstance(data, Path):
         if task.data_kind == "tagged-words":
             return load_tagged(data, bundle.manifest.source.labels)
+        if task.data_kind == "questions":
+            from edgeship.sources.squad import load_questions
+
+            return load_questions(data)
         return load_similarity_pairs(data) if pairs else load_labelled(data, bundle.manifest.source.labels)
     shape = {
         SimilarityExamples: "scored text pairs" if getattr(data, "pairs", None) else "unscored texts",
         TaggedExamples: "tagged words",
+        QuestionExamples: "questions with answers",
     }.get(type(data), "labelled data")
     expected = {
         "scored-pairs": "scored text pairs",
         "tagged-words": "tagged words",
+        "questions": "questions with answers",
         "labelled": "labelled data",
     }
     if shape != expected[task.data_kind]:
@@ -106,6 +124,8 @@ def encode_examples(bundle: Bundle, examples: Examples) -> EncodedExamples:
     label_names = list(bundle.manifest.source.labels)
     if isinstance(examples, TaggedExamples):
         return _encode_tagged(bundle, examples)
+    if isinstance(examples, QuestionExamples):
+        return _encode_questions(bundle, examples)
     labels = np.asarray(examples.labels)
     if isinstance(preprocessing, TextPreprocessing):
         assert isinstance(examples, (TextExamples, SimilarityExamples))
@@ -152,6 +172,47 @@ def _encode_tagged(bundle: Bundle, examples: TaggedExamples) -> EncodedExamples:
         lengths=inputs["attention_mask"].sum(axis=1),
         name=examples.name,
         label_names=list(bundle.manifest.source.labels),
+    )
+
+
+def _encode_questions(bundle: Bundle, examples: QuestionExamples) -> EncodedExamples:
+    """Each question and its context as windows of max_length tokens; the labels are the first gold
+    answer's token positions in each window ((0, 0) where the window does not hold it)."""
+    import transformers
+
+    preprocessing = bundle.manifest.preprocessing
+    assert isinstance(preprocessing, TextPreprocessing)
+    if preprocessing.doc_stride is None or preprocessing.max_answer_length is None:
+        raise DataError(
+            f"{bundle.root} was not exported for question-answering (no doc_stride in its manifest)",
+            hint="export a *ForQuestionAnswering model with --task question-answering into a new bundle",
+        )
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(bundle.path(preprocessing.tokenizer)))
+    names = [tensor.name for tensor in bundle.manifest.inputs]
+    inputs, example_of_feature, offsets = encode_questions(
+        tokenizer,
+        examples.questions,
+        examples.contexts,
+        max_length=preprocessing.max_length,
+        doc_stride=preprocessing.doc_stride,
+        input_names=names,
+    )
+    labels = np.zeros((len(example_of_feature), 2), dtype=np.int64)
+    for feature, example in enumerate(example_of_feature):
+        text, start = examples.answers[example][0]
+        labels[feature] = answer_positions(offsets[feature], start, start + len(text))
+    return EncodedExamples(
+        inputs=inputs,
+        labels=labels,
+        lengths=inputs["attention_mask"].sum(axis=1),
+        name=examples.name,
+        references=SpanReferences(
+            example_of_feature=example_of_feature,
+            offsets=offsets,
+            contexts=examples.contexts,
+            answers=[[text for text, _ in answers] for answers in examples.answers],
+            max_answer_length=preprocessing.max_answer_length,
+        ),
     )
 
 
