@@ -26,7 +26,7 @@ def fine_tune_token_classifier(
             hint="load the model with num_labels equal to the dataset's number of tags",
         )
     inputs, labels = encode_words(
-        tokenizer, train.words, train.tags, options.max_length, _input_names(tokenizer)
+        tokenizer, train.words, train.tags, options.max_length, model_input_names(tokenizer)
     )
     lengths = inputs["attention_mask"].sum(axis=1).tolist()
 
@@ -44,7 +44,7 @@ def predict_token_classifier(
     """The logits [sentences, max_length, tags] (zero past each row's length) and the labels encode_words
     gives, for scoring with the token-classification task."""
     inputs, labels = encode_words(
-        tokenizer, examples.words, examples.tags, max_length, _input_names(tokenizer)
+        tokenizer, examples.words, examples.tags, max_length, model_input_names(tokenizer)
     )
     logits = np.zeros((len(examples), max_length, model.config.num_labels), dtype=np.float32)
     model.eval()
@@ -58,7 +58,7 @@ def predict_token_classifier(
     return logits, labels
 
 
-def _input_names(tokenizer: Any) -> list[str]:
+def model_input_names(tokenizer: Any) -> list[str]:
     """The model inputs the tokenizer makes (token_type_ids only where it has them)."""
     return [
         name

@@ -25,6 +25,8 @@ def load_hf_model(
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     config = _load_config(spec, revision)
+    if task is not None:
+        _check_head_serves(spec, config, task)
     task = task or _task_from_config(spec, config)
     embeds = task == "feature-extraction"
     if labels and not embeds:
@@ -142,6 +144,25 @@ def _servable_tasks(config: Any) -> list[str]:
     """The tasks a config's model can be loaded for: those of its modality (text has a vocabulary)."""
     modality = "text" if hasattr(config, "vocab_size") else "image"
     return [name for name in task_names() if get_task(name).modality == modality]
+
+
+def _check_head_serves(spec: str, config: Any, task: str) -> None:
+    """Refuse a model whose trained head is another task's (a tagger asked for question-answering):
+    a new head on it would be untrained. Base encoders (no head) take any head; any encoder embeds."""
+    wanted = get_task(task)
+    if wanted.hf_head == "Model":
+        return
+    for architecture in config.architectures or []:
+        served = [
+            name
+            for name in task_names()
+            if get_task(name).hf_head != "Model" and architecture.endswith(get_task(name).hf_head)
+        ]
+        if served and task not in served:
+            raise UnsupportedModelError(
+                f"'{spec}' is a {architecture} model: its head serves {', '.join(served)}, not {task}",
+                hint=f"pass --task {served[0]} (or feature-extraction), or a model with a *{wanted.hf_head} head",
+            )
 
 
 def _task_from_config(spec: str, config: Any) -> Task:

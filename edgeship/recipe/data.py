@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
 from edgeship.recipe.schema import Data
-from edgeship.sources.data import ImageExamples, SimilarityExamples, TaggedExamples, TextExamples
+from edgeship.sources.data import (
+    ImageExamples,
+    QuestionExamples,
+    SimilarityExamples,
+    TaggedExamples,
+    TextExamples,
+)
 
-Examples: TypeAlias = TextExamples | ImageExamples | SimilarityExamples | TaggedExamples
+Examples: TypeAlias = TextExamples | ImageExamples | SimilarityExamples | TaggedExamples | QuestionExamples
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,8 @@ def load_recipe_data(data: Data, labels: list[str] | None, task: str | None = No
 
     if task == "feature-extraction":
         return _embedding_data(data)
+    if task == "question-answering":
+        return _question_data(data)
     tagged = task == "token-classification"
     if not labels and not tagged and data.train not in DATASETS:
         raise DataError(
@@ -67,6 +76,53 @@ def _embedding_data(data: Data) -> RecipeData:
     evaluation = dataclasses.replace(evaluation, name=_dataset_name(data.eval))
     calibration = load_training_texts(data.calibration) if data.calibration else train
     return RecipeData(train, evaluation, calibration)
+
+
+def _question_data(data: Data) -> RecipeData:
+    """Questions with answers: `train` (also the calibration default) and `eval`, held out of train by
+    context (a context's questions stay on one side) when not given."""
+    train = load_questions(data.train)
+    if data.eval is None:
+        train, evaluation = _split_by_context(train, data.eval_samples, data.seed)
+    else:
+        evaluation = load_questions(data.eval)
+        evaluation = evaluation.subset(list(range(min(data.eval_samples, len(evaluation)))))
+    train = _shuffled_head(train, data.train_samples or len(train), data.seed)
+    evaluation = dataclasses.replace(evaluation, name=_dataset_name(data.eval or data.train))
+    calibration = load_questions(data.calibration) if data.calibration else train
+    return RecipeData(train, evaluation, calibration)
+
+
+def load_questions(spec: str) -> QuestionExamples:
+    """A bundled question set by name, or a SQuAD JSON / JSONL file."""
+    from edgeship.errors import DataError
+    from edgeship.sources.datasets import DATASETS
+    from edgeship.sources.squad import FORMATS
+    from edgeship.sources.squad import load_questions as read_questions
+
+    if spec in DATASETS and not Path(spec).exists():
+        examples = DATASETS[spec]()
+        if not isinstance(examples, QuestionExamples):
+            raise DataError(f"{spec} is not a question-answering dataset", hint=f"pass {FORMATS}")
+        return examples
+    return read_questions(Path(spec))
+
+
+def _split_by_context(
+    examples: QuestionExamples, eval_questions: int, seed: int
+) -> tuple[QuestionExamples, QuestionExamples]:
+    """About `eval_questions` questions held out whole contexts at a time (shuffled by `seed`)."""
+    questions_of = Counter(examples.contexts)
+    contexts = sorted(questions_of)
+    random.Random(seed).shuffle(contexts)
+    held: set[str] = set()
+    for context in contexts:
+        if sum(questions_of[c] for c in held) >= eval_questions:
+            break
+        held.add(context)
+    train = [i for i, context in enumerate(examples.contexts) if context not in held]
+    evaluation = [i for i, context in enumerate(examples.contexts) if context in held]
+    return examples.subset(train), examples.subset(evaluation)
 
 
 def _shuffled_head(examples: Examples, count: int, seed: int) -> Examples:

@@ -139,20 +139,28 @@ def _fine_tune_text(
     seed: int,
     task: str | None,
 ) -> None:
-    """A new head on the encoder in `model_dir` (one label per text, or one tag per word for
-    token-classification), trained on `train`, saved to `out`."""
+    """A new head on the encoder in `model_dir` (one label per text, one tag per word for
+    token-classification, a start and an end per token for question-answering), trained on `train`,
+    saved to `out`."""
     import torch
     import transformers
 
     from edgeship.compress.finetune import FineTuneOptions, fine_tune_text_classifier
+    from edgeship.compress.finetune_qa import fine_tune_question_answerer
     from edgeship.compress.finetune_tokens import fine_tune_token_classifier
+    from edgeship.tasks.base import get_task
 
-    labels = train.label_names  # type: ignore[union-attr]
-    tags = task == "token-classification"
-    auto_class = (
-        transformers.AutoModelForTokenClassification
-        if tags
-        else transformers.AutoModelForSequenceClassification
+    head = get_task(task or "text-classification").hf_head
+    auto_class = getattr(transformers, f"AutoModel{head}")
+    labels: list[str] = getattr(train, "label_names", [])  # a QA head has no labels: start and end
+    label_options = (
+        {
+            "num_labels": len(labels),
+            "id2label": dict(enumerate(labels)),
+            "label2id": {name: i for i, name in enumerate(labels)},
+        }
+        if labels
+        else {}
     )
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
@@ -160,14 +168,14 @@ def _fine_tune_text(
     with step(f"Loading {model_dir}"):
         model = auto_class.from_pretrained(
             model_dir,
-            num_labels=len(labels),
-            id2label=dict(enumerate(labels)),
-            label2id={name: i for i, name in enumerate(labels)},
+            **label_options,
             ignore_mismatched_sizes=True,  # a head of other labels is replaced: the new head is trained
             attn_implementation="eager",
         )
         tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
-    what = "tagged sentences" if tags else "examples"
+    what = {"token-classification": "tagged sentences", "question-answering": "questions"}.get(
+        task or "", "examples"
+    )
     console.print(f"Fine-tuning {Path(model_dir).name} on {len(train)} {what} ({options.epochs} epoch(s))")
     settings = FineTuneOptions(
         epochs=options.epochs,
@@ -176,7 +184,10 @@ def _fine_tune_text(
         max_length=max_length,
         seed=seed,
     )
-    train_function = fine_tune_token_classifier if tags else fine_tune_text_classifier
-    train_function(model, tokenizer, train, settings)  # type: ignore[arg-type]
+    train_function = {
+        "token-classification": fine_tune_token_classifier,
+        "question-answering": fine_tune_question_answerer,
+    }.get(task or "", fine_tune_text_classifier)
+    train_function(model, tokenizer, train, settings)  # type: ignore[operator]
     model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
