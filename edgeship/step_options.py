@@ -194,13 +194,14 @@ class DistillStep(DistillOptions):
     """`edgeship distill --teacher ... --data ... --out ...`: a trained student as a new bundle."""
 
     teacher: str = Field(
-        description="Teacher: HF classifier, token classifier or sentence-encoder directory or hub id, or "
-        "timm:NAME."
+        description="Teacher: HF classifier, token classifier, extractive QA model or sentence-encoder "
+        "directory or hub id, or timm:NAME."
     )
     data: str = Field(
         description="Training data: labelled CSV/JSONL, image folder or rotten_tomatoes; for a token "
-        "classifier tagged words (JSONL tokens/ner_tags, CoNLL, lee_ner); for a sentence encoder any texts "
-        "(a text column, text pairs, lee_background)."
+        "classifier tagged words (JSONL tokens/ner_tags, CoNLL, lee_ner); for a QA model questions with "
+        "answers (SQuAD JSON/JSONL, lee_qa); for a sentence encoder any texts (a text column, text pairs, "
+        "lee_background)."
     )
     out: Path = Field(
         description="New bundle directory for the student.", json_schema_extra=cli("--out", "-o")
@@ -208,7 +209,8 @@ class DistillStep(DistillOptions):
     eval_data: str | None = Field(
         default=None,
         description="Held-out data for the task's metric (default: 10% of --data; a token classifier's "
-        "is tagged, e.g. lee_ner_test; a sentence encoder needs scored pairs, e.g. lee).",
+        "is tagged, e.g. lee_ner_test; a QA model's holds questions, e.g. lee_qa_test; a sentence encoder "
+        "needs scored pairs, e.g. lee).",
     )
     teacher_checkpoint: Path | None = Field(default=None, description="timm teacher weights (.safetensors).")
 

@@ -1,35 +1,87 @@
-"""Training batches for distillation (length-grouped text, tagged words, pre-processed images) and the
-held-out score (accuracy of a classifier, entity F1 of a token classifier, Spearman of a sentence encoder)."""
+"""Training batches for distillation (length-grouped text, tagged words, question windows, pre-processed
+images) and the held-out score (accuracy of a classifier, entity F1 of a token classifier, SQuAD F1 of an
+extractive QA model, Spearman of a sentence encoder)."""
 
 from __future__ import annotations
 
 import inspect
 import random
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import numpy as np
 import torch
 
 from edgeship.compress.finetune import _encode, _length_grouped_batches, _token_lengths
-from edgeship.sources.data import ImageExamples, SimilarityExamples, TaggedExamples, TextExamples
+from edgeship.compress.finetune_qa import encode_windows
+from edgeship.sources.data import (
+    ImageExamples,
+    QuestionExamples,
+    SimilarityExamples,
+    TaggedExamples,
+    TextExamples,
+)
 from edgeship.sources.loading import LoadedModel
 from edgeship.sources.preprocess import encode_words, load_image
 from edgeship.tasks.base import get_task
+from edgeship.tasks.spans import SpanReferences
 
-Examples: TypeAlias = TextExamples | ImageExamples | SimilarityExamples | TaggedExamples
+Examples: TypeAlias = TextExamples | ImageExamples | SimilarityExamples | TaggedExamples | QuestionExamples
 """Training or held-out examples; a sentence encoder trains on the texts of SimilarityExamples alone (no
-pairs needed) and is scored on their pairs; a token classifier's are words with a tag each."""
+pairs needed) and is scored on their pairs; a token classifier's are words with a tag each; an extractive
+QA model's are questions about contexts with their answers."""
+
+
+@dataclass
+class QuestionWindows:
+    """Questions encoded as the teacher reads them: each context in windows of max_length tokens sharing
+    the task's doc_stride, the first gold answer's (start, end) token per window ((0, 0) where the window
+    does not hold it), and what decoding answers over all of a question's windows reads."""
+
+    inputs: dict[str, np.ndarray]
+    labels: np.ndarray
+    references: SpanReferences
+    name: str
+    label_names: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Real tokens of each window."""
+        return self.inputs["attention_mask"].sum(axis=1)
+
+
+Rows: TypeAlias = TextExamples | ImageExamples | SimilarityExamples | TaggedExamples | QuestionWindows
+"""What training iterates over: one row per example, or per window of a question's context."""
+
+
+def training_rows(examples: Examples, teacher: LoadedModel, max_length: int) -> Rows:
+    """The examples as training rows: questions become their contexts' windows, other examples stay."""
+    if isinstance(examples, QuestionExamples):
+        return question_windows(examples, teacher, max_length)
+    return examples
+
+
+def question_windows(examples: QuestionExamples, teacher: LoadedModel, max_length: int) -> QuestionWindows:
+    """Every question with its context as windows of `max_length` tokens and the gold span's token
+    positions in each, as the QA fine-tuner and eval encode them."""
+    inputs, positions, references = encode_windows(teacher.tokenizer, examples, max_length)
+    return QuestionWindows(inputs=inputs, labels=positions, references=references, name=examples.name)
 
 
 def run_batches(
-    examples: Examples, teacher: LoadedModel, batch_size: int, epochs: int, max_length: int, seed: int
+    rows: Rows, teacher: LoadedModel, batch_size: int, epochs: int, max_length: int, seed: int
 ) -> list[list[int]]:
     """Every batch of the run, epoch after epoch, in a fixed order derived from `seed` (resume skips a prefix)."""
-    if isinstance(examples, TextExamples | SimilarityExamples | TaggedExamples):
-        lengths = _token_lengths(teacher.tokenizer, examples.texts, max_length)
+    if isinstance(rows, QuestionWindows):
+        lengths = [int(length) for length in rows.lengths]
+    elif isinstance(rows, TextExamples | SimilarityExamples | TaggedExamples):
+        lengths = _token_lengths(teacher.tokenizer, rows.texts, max_length)
     else:
-        lengths = [0] * len(examples)
+        lengths = [0] * len(rows)
     batches: list[list[int]] = []
     for epoch in range(epochs):
         batches.extend(_length_grouped_batches(lengths, batch_size, random.Random(seed * 1000 + epoch)))
@@ -64,9 +116,20 @@ def encode_tagged(
     )
 
 
-def collate_function(examples: Examples, teacher: LoadedModel, max_length: int) -> Any:
-    """Turns a list of example indices into (model inputs, labels); texts without labels give None, tagged
-    words a label per token."""
+def collate_function(examples: Rows, teacher: LoadedModel, max_length: int) -> Any:
+    """Turns a list of row indices into (model inputs, labels); texts without labels give None, tagged
+    words a label per token, question windows the gold (start, end) token."""
+    if isinstance(examples, QuestionWindows):
+
+        def collate_windows(indices: list[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+            width = int(examples.lengths[indices].max())
+            inputs = {
+                name: torch.from_numpy(np.ascontiguousarray(value[indices, :width]))
+                for name, value in examples.inputs.items()
+            }
+            return inputs, torch.from_numpy(examples.labels[indices])
+
+        return collate_windows
     if isinstance(examples, TaggedExamples):
         return lambda indices: encode_tagged(examples, indices, teacher, max_length)
     if isinstance(examples, SimilarityExamples):
@@ -93,9 +156,7 @@ def collate_function(examples: Examples, teacher: LoadedModel, max_length: int) 
     return collate_images
 
 
-def predict(
-    model: Any, framework: str, examples: Examples, teacher: LoadedModel, max_length: int
-) -> np.ndarray:
+def predict(model: Any, framework: str, examples: Rows, teacher: LoadedModel, max_length: int) -> np.ndarray:
     """Predicted label of each example by a (student or teacher) classifier."""
 
     def labels(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -107,13 +168,13 @@ def predict(
 
 def _batched(
     model: Any,
-    examples: Examples,
+    examples: Rows,
     teacher: LoadedModel,
     max_length: int,
     output_of: Callable[[dict[str, torch.Tensor]], torch.Tensor],
     batch_size: int = 64,
 ) -> np.ndarray:
-    """`output_of(inputs)` for every example, run in eval mode in batches on the model's device."""
+    """`output_of(inputs)` for every row, run in eval mode in batches on the model's device."""
     device = next(model.parameters()).device
     collate = collate_function(examples, teacher, max_length)
     outputs = []
@@ -160,11 +221,27 @@ def token_logits(
     return _batched(model, examples, teacher, max_length, logits)
 
 
+def span_logits(model: Any, windows: QuestionWindows, teacher: LoadedModel, max_length: int) -> np.ndarray:
+    """An extractive QA model's start and end logits [windows, max_length tokens, 2], zero past each
+    window's end (decoding reads context tokens only)."""
+    task = get_task(teacher.task)
+
+    def logits(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        out = task.graph_output(model(**inputs), inputs, None).float() * inputs["attention_mask"][..., None]
+        return torch.nn.functional.pad(out, (0, 0, 0, max_length - out.shape[1]))
+
+    return _batched(model, windows, teacher, max_length, logits)
+
+
 def held_out_score(
     model: Any, framework: str, examples: Examples, teacher: LoadedModel, max_length: int
 ) -> float:
-    """The teacher task's metric of the model on held-out examples: accuracy, entity F1 of tagged words, or
-    Spearman on scored pairs."""
+    """The teacher task's metric of the model on held-out examples: accuracy, entity F1 of tagged words,
+    SQuAD F1 of the best answer span over each question's windows, or Spearman on scored pairs."""
+    if isinstance(examples, QuestionExamples):
+        windows = question_windows(examples, teacher, max_length)
+        outputs = span_logits(model, windows, teacher, max_length)
+        return get_task(teacher.task).for_data(windows).score(outputs, windows.labels)
     if isinstance(examples, TaggedExamples):
         _, tags = encode_tagged(examples, list(range(len(examples))), teacher, max_length)
         logits = token_logits(model, examples, teacher, max_length, width=tags.shape[1])

@@ -4,7 +4,12 @@ and attention transfer.
 A token classifier's logits are [batch, tokens, tags]: the soft-target KL is taken at every real token (the
 attention mask; padding's logits mean nothing and eval zeroes them), later word pieces and special tokens
 included, since the exported graph tags every token and the teacher's distribution there is free signal;
-the cross-entropy is taken where a gold tag is (each word's first piece; IGNORED elsewhere), as eval scores."""
+the cross-entropy is taken where a gold tag is (each word's first piece; IGNORED elsewhere), as eval scores.
+
+An extractive QA model's output is [batch, tokens, 2]: a start and an end logit per token, each channel a
+distribution over the window's tokens (softmax over the sequence, not the last axis). Padding is taken out
+of both distributions before the softmax; the KL and the cross-entropy to the gold (start, end) token are
+each the mean of the start's and the end's, as transformers' QA heads average their two losses."""
 
 from __future__ import annotations
 
@@ -52,6 +57,37 @@ def hard_label_ce(student: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(student.flatten(0, -2).float(), labels.flatten(), ignore_index=IGNORED)
 
 
+NOT_A_TOKEN = -1e9
+"""The logit padding gets in a distribution over tokens: no probability, yet finite (no NaN gradient)."""
+
+
+def over_tokens(logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Span logits [batch, tokens, 2] as float with padding (mask 0) at NOT_A_TOKEN."""
+    logits = logits.float()
+    if mask is None:
+        return logits
+    return logits.masked_fill(~mask.bool()[..., None], NOT_A_TOKEN)
+
+
+def span_soft_target_kl(
+    student: torch.Tensor, teacher: torch.Tensor, temperature: float, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """KL(teacher || student) of the start and of the end distribution over each window's real tokens, on
+    temperature-softened logits, scaled by T^2, averaged over the two and the windows."""
+    log_student = F.log_softmax(over_tokens(student, mask) / temperature, dim=1)
+    log_teacher = F.log_softmax(over_tokens(teacher, mask) / temperature, dim=1)
+    per_token = log_teacher.exp() * (log_teacher - log_student)
+    return per_token.sum(dim=1).mean() * temperature**2
+
+
+def span_ce(student: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy of the start and the end logits (over real tokens) to the gold positions [batch, 2]."""
+    logits = over_tokens(student, mask)
+    return (
+        F.cross_entropy(logits[..., 0], positions[:, 0]) + F.cross_entropy(logits[..., 1], positions[:, 1])
+    ) / 2
+
+
 def embedding_distance(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     """(1 - cosine) + squared distance between sentence embeddings of one width, averaged over the batch.
 
@@ -85,13 +121,22 @@ def attention_distance(student: torch.Tensor, teacher: torch.Tensor) -> torch.Te
 
 
 class DistillationLoss(nn.Module):
-    """The weighted sum of every term, holding the learned student-to-teacher width projections."""
+    """The weighted sum of every term, holding the learned student-to-teacher width projections.
+
+    With `spans` the output is an answer span's start and end logits per token (extractive QA): the soft and
+    hard terms are taken over the sequence."""
 
     def __init__(
-        self, weights: LossWeights, layer_map: list[int], student_width: int, teacher_width: int
+        self,
+        weights: LossWeights,
+        layer_map: list[int],
+        student_width: int,
+        teacher_width: int,
+        spans: bool = False,
     ) -> None:
         super().__init__()
         self.weights, self.layer_map = weights, layer_map
+        self.spans = spans
         self.projections = nn.ModuleList(
             nn.Identity() if student_width == teacher_width else nn.Linear(student_width, teacher_width)
             for _ in layer_map
@@ -110,9 +155,9 @@ class DistillationLoss(nn.Module):
         terms: dict[str, torch.Tensor] = {}
         if not transfer_stage:
             if w.soft:
-                terms["soft"] = w.soft * soft_target_kl(student.output, teacher.output, w.temperature, mask)
+                terms["soft"] = w.soft * self._soft(student.output, teacher.output, w.temperature, mask)
             if w.hard and labels is not None:
-                terms["hard"] = w.hard * hard_label_ce(student.output, labels)
+                terms["hard"] = w.hard * self._hard(student.output, labels, mask)
             if w.embedding:
                 terms["embedding"] = w.embedding * embedding_distance(student.output, teacher.output)
         if w.hidden and self.layer_map:
@@ -135,6 +180,16 @@ class DistillationLoss(nn.Module):
         if not terms and w.embedding:
             terms["embedding"] = embedding_distance(student.output, teacher.output)
         elif not terms:
-            terms["soft"] = soft_target_kl(student.output, teacher.output, w.temperature, mask)
+            terms["soft"] = self._soft(student.output, teacher.output, w.temperature, mask)
         total = torch.stack(list(terms.values())).sum()
         return total, {name: float(value.detach()) for name, value in terms.items()}
+
+    def _soft(
+        self, student: torch.Tensor, teacher: torch.Tensor, temperature: float, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        if self.spans:
+            return span_soft_target_kl(student, teacher, temperature, mask)
+        return soft_target_kl(student, teacher, temperature, mask)
+
+    def _hard(self, student: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        return span_ce(student, labels, mask) if self.spans else hard_label_ce(student, labels)

@@ -16,6 +16,7 @@ from edgeship.compress.distill.batches import (
     collate_function,
     held_out_score,
     run_batches,
+    training_rows,
 )
 from edgeship.compress.distill.checkpoint import (
     TrainingState,
@@ -70,11 +71,12 @@ def model_outputs(
     inputs: dict[str, torch.Tensor],
     features: bool,
     attention: bool,
-    embedding_task: str | None = None,
+    output_task: str | None = None,
     pooling: str | None = None,
 ) -> Outputs:
-    """Logits (or, for an `embedding_task` teacher's encoder, the task's pooled sentence embedding), plus
-    hidden states (text) or pooled features (vision) and attention maps when asked."""
+    """Logits, or the graph output of `output_task` (a sentence encoder's pooled embedding, an extractive
+    QA model's start and end logits stacked), plus hidden states (text) or pooled features (vision) and
+    attention maps when asked."""
     if framework == "timm":
         maps = model.forward_features(inputs["pixel_values"])
         pooled = (model.forward_head(maps, pre_logits=True),) if features else ()
@@ -83,9 +85,7 @@ def model_outputs(
     hidden = tuple(out.hidden_states or ())
     if hidden and "pixel_values" in inputs:
         hidden = (hidden[-1][:, 0],)
-    output = (
-        out.logits if embedding_task is None else get_task(embedding_task).graph_output(out, inputs, pooling)
-    )
+    output = out.logits if output_task is None else get_task(output_task).graph_output(out, inputs, pooling)
     return Outputs(output, hidden, tuple(out.attentions or ()))
 
 
@@ -128,15 +128,15 @@ def distill(
     set_seed(options.seed)
     student_framework = "timm" if student.modality == "vision" else "transformers"
     task = get_task(teacher.task)
-    embedding_task = teacher.task if losses.embedding else None
-    loss_fn = DistillationLoss(losses, student.layer_map, student.width, teacher_width(teacher))
-    batches = run_batches(
-        train, teacher, options.batch_size, options.epochs, options.max_length, options.seed
-    )
+    spans = task.data_kind == "questions"
+    output_task = teacher.task if losses.embedding or spans else None
+    loss_fn = DistillationLoss(losses, student.layer_map, student.width, teacher_width(teacher), spans)
+    rows = training_rows(train, teacher, options.max_length)
+    batches = run_batches(rows, teacher, options.batch_size, options.epochs, options.max_length, options.seed)
     loader: torch.utils.data.DataLoader[Any] = torch.utils.data.DataLoader(
-        list(range(len(train))),  # type: ignore[arg-type]
+        list(range(len(rows))),  # type: ignore[arg-type]
         batch_sampler=batches,
-        collate_fn=collate_function(train, teacher, options.max_length),
+        collate_fn=collate_function(rows, teacher, options.max_length),
         generator=torch.Generator().manual_seed(options.seed),  # iterators draw here, not from the global RNG
     )
     parameters = [p for p in [*student.model.parameters(), *loss_fn.parameters()] if p.requires_grad]
@@ -185,7 +185,7 @@ def distill(
                     inputs,
                     want_features,
                     want_attention,
-                    embedding_task,
+                    output_task,
                     teacher.pooling,
                 )
             output = model_outputs(
@@ -194,7 +194,7 @@ def distill(
                 inputs,
                 want_features or transfer_stage,
                 want_attention,
-                embedding_task,
+                output_task,
                 teacher.pooling,
             )
             loss, terms = loss_fn(output, target, labels, inputs.get("attention_mask"), transfer_stage)

@@ -1,5 +1,6 @@
-"""The distill step: teacher + data (labelled, tagged words for a token classifier, or plain text for a
-sentence encoder) -> trained student -> a student bundle (ONNX fp32, role student)."""
+"""The distill step: teacher + data (labelled, tagged words for a token classifier, questions with answers
+for extractive QA, or plain text for a sentence encoder) -> trained student -> a student bundle (ONNX fp32,
+role student)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from edgeship.console import console, step
 from edgeship.errors import DataError, DistillError
 from edgeship.sources.data import (
     ImageExamples,
+    QuestionExamples,
     SimilarityExamples,
     TaggedExamples,
     TextExamples,
@@ -33,7 +35,17 @@ POOLING_DIR = "1_Pooling"
 CLASSIFIER_ONLY_OPTIONS = {"alpha": "--alpha", "temperature": "--temperature"}
 """Soft/hard-target options, which a feature-extraction student (no logits, no labels) cannot take."""
 
-Data: TypeAlias = str | Path | TextExamples | ImageExamples | SimilarityExamples | TaggedExamples
+Data: TypeAlias = (
+    str | Path | TextExamples | ImageExamples | SimilarityExamples | TaggedExamples | QuestionExamples
+)
+SHAPES = {
+    TextExamples: "texts with one label each",
+    ImageExamples: "images",
+    SimilarityExamples: "texts or text pairs",
+    TaggedExamples: "tagged words",
+    QuestionExamples: "questions with answers",
+}
+"""What each kind of examples holds, as a refusal names it."""
 
 
 @dataclass
@@ -49,15 +61,17 @@ def load_examples(data: Data, labels: list[str]) -> TextExamples | ImageExamples
     from edgeship.sources.data import load_labelled
     from edgeship.sources.datasets import DATASETS
 
-    if isinstance(data, TextExamples | ImageExamples | SimilarityExamples | TaggedExamples):
+    if isinstance(
+        data, TextExamples | ImageExamples | SimilarityExamples | TaggedExamples | QuestionExamples
+    ):
         examples = data
     elif str(data) in DATASETS:
         examples = DATASETS[str(data)]()
     else:
         examples = load_labelled(Path(data), labels)
-    if isinstance(examples, SimilarityExamples | TaggedExamples):
+    if isinstance(examples, SimilarityExamples | TaggedExamples | QuestionExamples):
         raise DataError(
-            f"{examples.name} holds {'tagged words' if isinstance(examples, TaggedExamples) else 'texts'}, "
+            f"{examples.name} holds {SHAPES[type(examples)]}, "
             "not a class label per example; a classifier's student needs labelled examples",
             hint="pass a CSV/JSONL with text and label columns, an image folder, or rotten_tomatoes",
         )
@@ -76,11 +90,8 @@ def load_tagged_words(data: Data, tags: list[str]) -> TaggedExamples:
     if isinstance(data, str | Path):
         return load_tagged(Path(data), tags)
     if not isinstance(data, TaggedExamples):
-        shape = {SimilarityExamples: "texts or text pairs", ImageExamples: "images"}.get(
-            type(data), "texts with one label each"
-        )
         raise DataError(
-            f"{data.name} holds {shape}; a token-classification student learns a tag per word",
+            f"{data.name} holds {SHAPES[type(data)]}; a token-classification student learns a tag per word",
             hint=f"pass {FORMATS}",
         )
     if not tags or data.label_names == tags:  # no teacher tags yet (a head to fine-tune): the data's
@@ -92,7 +103,29 @@ def load_tagged_words(data: Data, tags: list[str]) -> TaggedExamples:
     return tagged_examples(sentences, tags, data.name)
 
 
-def _check_enough(examples: TextExamples | ImageExamples | SimilarityExamples | TaggedExamples) -> None:
+def load_questions_data(data: Data) -> QuestionExamples:
+    """An extractive QA model's data: a bundled question set (lee_qa), a SQuAD JSON / JSONL file or
+    examples as they are; other shapes are refused naming the formats."""
+    from edgeship.sources.datasets import DATASETS
+    from edgeship.sources.squad import load_questions
+    from edgeship.tasks.base import get_task
+
+    if isinstance(data, str | Path) and str(data) in DATASETS:
+        data = DATASETS[str(data)]()
+    if isinstance(data, str | Path):
+        return load_questions(Path(data))
+    if not isinstance(data, QuestionExamples):
+        raise DataError(
+            f"{data.name} holds {SHAPES[type(data)]}; a question-answering student learns the answer span "
+            "of a context for each question",
+            hint=f"pass {' or '.join(get_task('question-answering').data_formats)}",
+        )
+    return data
+
+
+def _check_enough(
+    examples: TextExamples | ImageExamples | SimilarityExamples | TaggedExamples | QuestionExamples,
+) -> None:
     if len(examples) < MIN_EXAMPLES:
         raise DataError(
             f"{examples.name} has {len(examples)} examples; distillation needs at least {MIN_EXAMPLES}",
@@ -109,6 +142,12 @@ def _training_data(
     from edgeship.sources.corpus import TRAINING_FORMATS, load_scored_pairs, load_training_texts
     from edgeship.tasks.base import get_task
 
+    if get_task(teacher.task).data_kind == "questions":
+        questions = load_questions_data(data)
+        _check_enough(questions)
+        if eval_data is None:
+            return _hold_out(questions, options.seed)
+        return questions, load_questions_data(eval_data)
     if get_task(teacher.task).data_kind == "tagged-words":
         tagged = load_tagged_words(data, teacher.labels)
         _check_enough(tagged)
@@ -159,7 +198,8 @@ def distill_to_bundle(
 
     A sentence-encoder teacher (feature-extraction) takes unlabelled texts as `data` and scored pairs as
     `eval_data` (no default: without it the run reports no Spearman); a token classifier takes tagged words
-    for both and reports entity F1."""
+    for both and reports entity F1; an extractive QA model takes questions with answers and reports SQuAD
+    F1."""
     from edgeship.compress.distill.checkpoint import run_fingerprint
     from edgeship.compress.distill.estimate import count_parameters, estimate_macs
     from edgeship.compress.distill.registry import StudentOptions, build_student
@@ -264,8 +304,11 @@ def saved_student(bundle_dir: Path) -> tuple[str, Path | None]:
     return str(folder), None
 
 
-def _hold_out(examples: TextExamples | ImageExamples | TaggedExamples, seed: int) -> tuple[Any, Any]:
-    """Split off EVAL_FRACTION of the examples for the metric shown during training."""
+def _hold_out(
+    examples: TextExamples | ImageExamples | TaggedExamples | QuestionExamples, seed: int
+) -> tuple[Any, Any]:
+    """Split off EVAL_FRACTION of the examples for the metric shown during training (questions whole: all
+    windows of a context's question fall on one side, since windows are cut after the split)."""
     from edgeship.sources.datasets import split_examples
 
     return split_examples(examples, test_size=max(1, int(len(examples) * EVAL_FRACTION)), seed=seed)
