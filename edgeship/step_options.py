@@ -448,7 +448,7 @@ class SupportStep(StepOptions):
     tasks: str | None = Field(
         default=None,
         description="Comma-separated tasks of the task column: classification, feature-extraction, "
-        "token-classification, text-generation, audio-classification (default: all).",
+        "token-classification, question-answering, text-generation, audio-classification (default: all).",
     )
     markdown: Path | None = Field(
         default=None, description="Write the matrix as Markdown (docs/support-matrix.md)."

@@ -20,10 +20,13 @@ from edgeship.tasks.classification import scaled_tolerance
 from edgeship.tasks.feature_extraction_task import MIN_PARITY_COSINE, row_cosines
 
 AGREEMENT_FLOOR = 0.9
-"""Quantized cells pass when at least this share of argmaxes (per-token: real tokens' tags) matches
-PyTorch fp32."""
+"""Quantized cells pass when at least this share of argmaxes (per-token: real tokens' tags; extractive QA:
+rows whose start and end are both kept) matches PyTorch fp32."""
 EMBEDDING_COSINE_FLOOR = 0.98
 """Quantized embedding cells pass when their vectors keep at least this mean cosine to fp32's."""
+SPAN_TASKS = frozenset({"question-answering"})
+"""Tasks whose argmax runs over the sequence, per output channel (extractive QA: the answer's start and
+end token), not over classes at each token."""
 VOCABULARY_CLASSES = 100
 """More classes than this: a language model's vocabulary (judged on top-5 agreement when quantized)."""
 THREADS = 1
@@ -90,7 +93,8 @@ def compare(
     to PyTorch's vectors and top-10 neighbour agreement (feature-extraction).
 
     `scored` ([rows, tokens], per-token tasks) picks the real tokens: agreement counts their tags only,
-    as a padded position's tag is never read; max|Δ| still spans every position."""
+    as a padded position's tag is never read; max|Δ| still spans every position. Extractive QA's argmax
+    runs over those real tokens instead (see `span_metrics`)."""
     if [a.shape for a in actual] != [e.shape for e in expected]:
         raise CellFailure(
             f"parity: output shapes {[list(a.shape) for a in actual]} differ from PyTorch's "
@@ -105,6 +109,8 @@ def compare(
             "mean_cosine": float(np.mean(cosines)),
             "neighbour_agreement": get_task(task).agreement(actual[0], expected[0]),
         }
+    if task in SPAN_TASKS:
+        return {"max_abs_diff": diff, **span_metrics(actual[0], expected[0], scored)}
     logits, reference = (
         (actual[0], expected[0]) if scored is None else (actual[0][scored], expected[0][scored])
     )
@@ -126,6 +132,32 @@ def compare(
     return metrics
 
 
+def span_metrics(logits: np.ndarray, reference: np.ndarray, scored: np.ndarray | None) -> dict[str, float]:
+    """Extractive QA ([rows, tokens, 2]): per row, the start and the end token (argmax over the row's real
+    tokens, padding masked out: a padded position is never an answer); a row agrees when both are the same.
+
+    Where a start or end differs, `flipped_margin` is the largest gap between PyTorch's top two there."""
+    real = np.ones(reference.shape[:2], dtype=bool) if scored is None else scored
+    masked, masked_reference = (np.where(real[..., None], array, -np.inf) for array in (logits, reference))
+    target = masked_reference.argmax(axis=1)  # [rows, 2]: start, end
+    same = masked.argmax(axis=1) == target
+    top5 = np.argsort(-masked, axis=1)[:, :5]
+    metrics = {
+        "argmax_agreement": float(np.mean(np.all(same, axis=-1))),
+        "top5_agreement": float(np.mean(np.all(np.any(top5 == target[:, None], axis=1), axis=-1))),
+        "classes": float(reference.shape[-1]),
+        "largest_logit": float(np.max(np.abs(reference))),
+        "scored_tokens": float(real.sum()),
+        "span_rows": float(len(reference)),
+        "start_flips": float(np.sum(~same[:, 0])),
+        "end_flips": float(np.sum(~same[:, 1])),
+    }
+    if not same.all():  # how close PyTorch's own top two were where the start or end differs: near-ties?
+        top_two = np.sort(masked_reference, axis=1)[:, -2:].transpose(0, 2, 1)[~same]
+        metrics["flipped_margin"] = float(np.max(top_two[:, 1] - top_two[:, 0]))
+    return metrics
+
+
 def against_reference(outputs: list[np.ndarray], subject: Subject) -> dict[str, float]:
     """`compare` a cell's outputs with the subject's PyTorch outputs, judged as its task's outputs are."""
     return compare(outputs, subject.reference, subject.task, subject.scored_tokens)
@@ -133,8 +165,9 @@ def against_reference(outputs: list[np.ndarray], subject: Subject) -> dict[str, 
 
 def fp32_verdict(metrics: dict[str, float], tolerance: float) -> Outcome:
     """fp32 artifacts must match PyTorch within the architecture's tolerance (scaled with the logits, as
-    `edgeship export` scales it) with every argmax equal (per-token: every real token's); embeddings within the tolerance, every vector
-    at cosine >= 0.9999 to PyTorch's (as `edgeship export` requires)."""
+    `edgeship export` scales it) with every argmax equal (per-token: every real token's; extractive QA:
+    every row's start and end); embeddings within the tolerance, every vector at cosine >= 0.9999 to
+    PyTorch's (as `edgeship export` requires)."""
     if "min_cosine" in metrics:
         text = f"max|Δ| {metrics['max_abs_diff']:.1e}, min cosine {metrics['min_cosine']:.6f}"
         if metrics["max_abs_diff"] > tolerance or metrics["min_cosine"] < MIN_PARITY_COSINE:
@@ -163,7 +196,7 @@ def quantized_verdict(metrics: dict[str, float]) -> Outcome:
     agreement = metrics["top5_agreement" if vocabulary else "argmax_agreement"]
     text = (
         _agreement(metrics)
-        + (f", top-5 {metrics['top5_agreement']:.3f}" if vocabulary else "")
+        + (f", top-5 {metrics['top5_agreement']:.3f}" if vocabulary or "span_rows" in metrics else "")
         + f", max|Δ| {metrics['max_abs_diff']:.2g}"
     )
     if agreement < AGREEMENT_FLOOR:
@@ -172,7 +205,19 @@ def quantized_verdict(metrics: dict[str, float]) -> Outcome:
 
 
 def _agreement(metrics: dict[str, float]) -> str:
-    """'argmax agreement ...'; per-token, over how many real tokens and how many differ."""
+    """'argmax agreement ...'; per-token, over how many real tokens and how many differ; extractive QA,
+    over how many rows and how many starts and ends differ."""
+    if "span_rows" in metrics:
+        text = (
+            f"start/end agreement {metrics['argmax_agreement']:.4f} over {metrics['span_rows']:.0f} rows "
+            f"({metrics['scored_tokens']:.0f} real tokens)"
+        )
+        if "flipped_margin" in metrics:
+            return (
+                f"{text} (starts differ in {metrics['start_flips']:.0f} rows, ends in {metrics['end_flips']:.0f}; "
+                f"PyTorch's top two within {metrics['flipped_margin']:.1e} there)"
+            )
+        return text
     if "scored_tokens" not in metrics:
         return f"argmax agreement {metrics['argmax_agreement']:.3f}"
     tokens = metrics["scored_tokens"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeship.conformance import decoders
-from edgeship.conformance.subjects import Subject, hf_classifier, timm_classifier
+from edgeship.conformance.subjects import SPECIAL_TOKENS, Subject, hf_classifier, timm_classifier
 from edgeship.errors import EdgeshipError
 
 CELLS: tuple[str, ...] = ("onnx", "onnx-int8", "onnx-int4", "tflite", "tflite-int8")
@@ -30,6 +30,15 @@ NER: dict[str, Any] = {
     "id2label": dict(enumerate(IOB2_TAGS)),
     "label2id": {tag: index for index, tag in enumerate(IOB2_TAGS)},
 }
+QA: dict[str, Any] = {"num_labels": 2}
+"""Extractive QA heads give two logits per token: the answer's start and its end."""
+WORD_TOKENIZER_IDS: dict[str, Any] = {
+    "bos_token_id": SPECIAL_TOKENS.index("[CLS]"),
+    "sep_token_id": SPECIAL_TOKENS.index("[SEP]"),
+    "eos_token_id": SPECIAL_TOKENS.index("[SEP]"),
+}
+"""Special token ids as the subjects' word tokenizer numbers them (Longformer's QA head finds the question
+by the config's separator id, which by default is that tokenizer's [CLS])."""
 LONGFORMER: dict[str, Any] = {
     "hidden_size": 64,
     "attention_window": 256,
@@ -78,6 +87,10 @@ def _embedder(config: str, model: str, **options: Any) -> Callable[[Path], Subje
 
 def _tagger(config: str, model: str, **options: Any) -> Callable[[Path], Subject]:
     return partial(hf_classifier, config, model, task="token-classification", **NER, **options)
+
+
+def _reader(config: str, model: str, **options: Any) -> Callable[[Path], Subject]:
+    return partial(hf_classifier, config, model, task="question-answering", **QA, **options)
 
 
 def _vision(config: str, model: str, **options: Any) -> Callable[[Path], Subject]:
@@ -243,6 +256,58 @@ FAMILIES: tuple[Family, ...] = (
         "9 IOB2 tags",
         _tagger("BigBirdConfig", "BigBirdForTokenClassification", **BIGBIRD),
         task="token-classification",
+    ),
+    Family(
+        "bert-qa",
+        "BERT",
+        "transformers BertForQuestionAnswering, 2 x 64, start and end logits",
+        _reader("BertConfig", "BertForQuestionAnswering", hidden_size=64, **TEXT),
+        task="question-answering",
+    ),
+    Family(
+        "distilbert-qa",
+        "DistilBERT",
+        "transformers DistilBertForQuestionAnswering, 2 x 64, start and end logits",
+        _reader(
+            "DistilBertConfig",
+            "DistilBertForQuestionAnswering",
+            dim=64,
+            n_layers=2,
+            n_heads=4,
+            hidden_dim=128,
+        ),
+        task="question-answering",
+    ),
+    Family(
+        "xlm-roberta-qa",
+        "XLM-RoBERTa",
+        "transformers XLMRobertaForQuestionAnswering, 2 x 64, start and end logits",
+        _reader("XLMRobertaConfig", "XLMRobertaForQuestionAnswering", hidden_size=64, **TEXT),
+        task="question-answering",
+    ),
+    Family(
+        "deberta-v2-qa",
+        "DeBERTa-v2",
+        "transformers DebertaV2ForQuestionAnswering, 2 x 64, start and end logits",
+        _reader("DebertaV2Config", "DebertaV2ForQuestionAnswering", hidden_size=64, **TEXT),
+        task="question-answering",
+    ),
+    Family(
+        "longformer-qa",
+        "Longformer",
+        f"transformers LongformerForQuestionAnswering, 2 x 64, window 256, {LONG_LENGTH} tokens, start and "
+        "end logits, global attention on the question (the tokens before its three separators' first)",
+        _reader("LongformerConfig", "LongformerForQuestionAnswering", **LONGFORMER, **WORD_TOKENIZER_IDS),
+        task="question-answering",
+    ),
+    Family(
+        "bigbird-qa",
+        "BigBird",
+        f"transformers BigBirdForQuestionAnswering, 2 x 64, block-sparse (block 64), {LONG_LENGTH} tokens, "
+        "start and end logits (its question mask looks for the config's separator id 66, which the rows "
+        "never hold: no logit is masked)",
+        _reader("BigBirdConfig", "BigBirdForQuestionAnswering", **BIGBIRD),
+        task="question-answering",
     ),
     Family(
         "vit",

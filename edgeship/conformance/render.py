@@ -82,11 +82,13 @@ def matrix_markdown(run: MatrixRun) -> str:
         "ones: with random weights their top two logits nearly tie, and a quantized cell would measure ties.",
         "",
         "- **ONNX fp32 / TFLite fp32**: parity with PyTorch within the architecture's tolerance (times the "
-        "largest logit past 1), every argmax equal (token classification: the tag of every real token); "
+        "largest logit past 1), every argmax equal (token classification: the tag of every real token; "
+        "question answering: every row's start and end token, the argmax over its real tokens); "
         "embeddings (feature-extraction) within the tolerance and every vector at cosine >= 0.9999 to PyTorch's.",
         "- **ONNX int8** (dynamic), **ONNX int4** (MatMulNBits, block 32), **TFLite int8** (dynamic range): the "
         "artifact runs and keeps PyTorch's argmax on at least 90% of outputs (language models: the fp32 "
         "token in the top 5; token classification: the tag of at least 90% of the real tokens, padding "
+        "excluded; question answering: the start and the end token of at least 90% of the rows, padding "
         "excluded; embeddings: a mean cosine of at least 0.98 to PyTorch's vectors).",
         "- Long-input families run at 4,096 tokens and fail when per-head [heads, 4096, 4096] attention scores show "
         "that sparse or sliding attention fell back to full.",
