@@ -1,5 +1,5 @@
-"""What a kit does with the model's output, per task: label scores (classifiers), a unit vector (embeddings)
-or a tag per token (named entities).
+"""What a kit does with the model's output, per task: label scores (classifiers), a unit vector (embeddings),
+a tag per token (named entities) or the answer span of a context (extractive question answering).
 
 One small declarative class per kind of output; the kit writer, the variant choice, the READMEs and the
 sample code read everything that differs from here."""
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeship.errors import BundleError
-from edgeship.manifest import Manifest
+from edgeship.manifest import Manifest, TextPreprocessing
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,17 @@ class KitHead:
     def postprocessing(self, manifest: Manifest, output: dict[str, Any]) -> dict[str, Any]:
         """metadata.json's postprocessing section."""
         return {"output": output["name"], "activation": "softmax", "top_k": len(manifest.source.labels)}
+
+    def preprocessing(self, manifest: Manifest) -> dict[str, Any]:
+        """What metadata.json's preprocessing section holds beyond the tokenizer's (or image's) settings."""
+        return {}
+
+    def first_step(self, tokenizer: str, preprocessing: dict[str, Any]) -> str:
+        """Step 1 of a text kit's README: how `tokenizer` (the kit's, in words) makes the model's inputs."""
+        return (
+            f"1. Tokenize with {tokenizer}: `[CLS]` + word pieces + `[SEP]`, truncated and padded to "
+            f"{preprocessing['max_length']} tokens; attention mask 1 on real tokens, token type ids 0."
+        )
 
     def steps(self, metadata: dict[str, Any]) -> str:
         """Steps 2 and 3 of a README (after preprocessing): run the model, read its output."""
@@ -127,6 +138,81 @@ class TaggingHead(KitHead):
             )
 
 
+@dataclass(frozen=True)
+class SpanHead(KitHead):
+    """Extractive QA: a start and an end logit per token; the answer is the best span of the context over
+    all of its windows, cut from the context by the pieces' character offsets (edgeship.tasks.spans)."""
+
+    def preprocessing(self, manifest: Manifest) -> dict[str, Any]:
+        """The question/context pair: windows sharing doc_stride tokens, questions cut at half the sequence."""
+        text = manifest.preprocessing
+        assert isinstance(text, TextPreprocessing)
+        if text.doc_stride is None:
+            raise BundleError(
+                "the bundle's manifest has no doc_stride: it was not exported for question-answering",
+                hint="re-export with `edgeship export MODEL --task question-answering`",
+            )
+        return {
+            "pair": "question, context",
+            "doc_stride": text.doc_stride,
+            "max_question_tokens": text.max_length // 2,
+        }
+
+    def postprocessing(self, manifest: Manifest, output: dict[str, Any]) -> dict[str, Any]:
+        """The output, its channels and the span rules."""
+        text = manifest.preprocessing
+        assert isinstance(text, TextPreprocessing)
+        return {
+            "kind": self.kind,
+            "output": output["name"],
+            "start_channel": 0,
+            "end_channel": 1,
+            "max_answer_length": text.max_answer_length,
+            "score": "start logit + end logit",
+        }
+
+    def first_step(self, tokenizer: str, preprocessing: dict[str, Any]) -> str:
+        """The pair encoding and its windows."""
+        length, stride = preprocessing["max_length"], preprocessing["doc_stride"]
+        return (
+            f"1. Tokenize the question and the context with {tokenizer}, keeping each context piece's "
+            f"character span in the context. A question of more than {preprocessing['max_question_tokens']} "
+            "pieces is cut at the end of the last piece that fits, and that text tokenized again. Each "
+            f"window is `[CLS]` + question + `[SEP]` + context pieces + `[SEP]`, padded to {length} tokens "
+            "(token type ids 0 up to the first `[SEP]`, 1 after it; attention mask 1 on real tokens). A "
+            f"window holds n = {length} - 3 - (question pieces) context pieces; a longer context is read in "
+            f"windows starting at pieces 0, n - {stride}, 2(n - {stride}), ... (consecutive windows share "
+            f"{stride} pieces, as Hugging Face's tokenizer makes them with `stride`), the last one ending at "
+            "the context's end."
+        )
+
+    def steps(self, metadata: dict[str, Any]) -> str:
+        """Run each window, pick the best span over all windows, cut the answer from the context."""
+        post = metadata["postprocessing"]
+        length = metadata["preprocessing"]["max_length"]
+        return (
+            f"2. Run the model on each window; output `{post['output']}` [1, {length}, 2] holds a start "
+            f"logit (channel {post['start_channel']}) and an end logit (channel {post['end_channel']}) per "
+            "token.\n"
+            "3. The answer is the span of context pieces (start <= end, at most "
+            f"{post['max_answer_length']} pieces) with the highest start logit + end logit over all windows "
+            "(the first such span wins a tie). It is `{text, start, end, score}`: `start`/`end` are the "
+            "character offsets of its first piece's start and last piece's end in the context (UTF-16 units in "
+            "Kotlin, Swift and JavaScript, code points in Python), `text` that slice of the context, `score` "
+            "the logit sum (no score and an empty answer when the context has no pieces)."
+        )
+
+    def check_output(self, output: dict[str, Any], variant_id: str) -> None:
+        """A start and an end logit per token: shape [batch, sequence, 2]."""
+        shape = output["shape"]
+        if len(shape) != 3 or shape[-1] != 2:
+            raise BundleError(
+                f"variant '{variant_id}' outputs '{output['name']}' of shape {shape}, not span logits "
+                "[batch, sequence, 2] (start, end) per token, which the question-answering kit reads",
+                hint="re-export with `edgeship export MODEL --task question-answering`",
+            )
+
+
 CLASSIFICATION = KitHead(
     kind="classification",
     sample="Classifier",
@@ -150,11 +236,20 @@ TAGGING = TaggingHead(
     agreement_words="tagging >= 99% of tokens as it does",
 )
 
+ANSWERING = SpanHead(
+    kind="answer",
+    sample="Answerer",
+    labels_file=False,
+    min_agreement=0.99,
+    agreement_words="giving >= 99% of inputs the same start and end token",
+)
+
 HEADS: dict[str, KitHead] = {
     "text-classification": CLASSIFICATION,
     "image-classification": CLASSIFICATION,
     "feature-extraction": EMBEDDING,
     "token-classification": TAGGING,
+    "question-answering": ANSWERING,
 }
 """Task id -> what its kit does with the output."""
 

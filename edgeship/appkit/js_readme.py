@@ -13,11 +13,10 @@ SCREENSHOT = "screenshot.png"
 
 def _steps(metadata: dict[str, Any]) -> str:
     preprocessing = metadata["preprocessing"]
+    head = HEADS[metadata["task"]]
     if preprocessing["kind"] == "text":
-        first = (
-            "1. Tokenize with tokenizers.js reading `tokenizer.json` (the bundle's own tokenizer): `[CLS]` + "
-            f"pieces + `[SEP]`, truncated and padded to {preprocessing['max_length']} tokens; attention mask 1 "
-            "on real tokens, token type ids 0."
+        first = head.first_step(
+            "tokenizers.js reading `tokenizer.json` (the bundle's own tokenizer)", preprocessing
         )
     else:
         first = (
@@ -25,7 +24,6 @@ def _steps(metadata: dict[str, Any]) -> str:
             f"{preprocessing['image_size']}, scale to [0, 1], subtract mean {preprocessing['mean']}, divide by "
             f"std {preprocessing['std']}, NCHW float32 (`kit-core.js`, `pixelsToInput`)."
         )
-    head = HEADS[metadata["task"]]
     if head.kind != "classification":
         return f"{first}\n{head.steps(metadata)}"
     labels = ", ".join(metadata["labels"])
@@ -36,7 +34,8 @@ def _steps(metadata: dict[str, Any]) -> str:
 
 
 def _kind(metadata: dict[str, Any]) -> str:
-    """The kit's head kind: classification, embedding (feature-extraction) or entities (token-classification)."""
+    """The kit's head kind: classification, embedding (feature-extraction), entities (token-classification) or
+    answer (question-answering)."""
     return HEADS[metadata["task"]].kind
 
 
@@ -58,7 +57,17 @@ def web_readme(artifact: str, metadata: dict[str, Any], screenshot: bool) -> str
         if screenshot
         else ""
     )
-    if _kind(metadata) == "entities":
+    if _kind(metadata) == "answer":
+        page = (
+            "- `index.html`: a page that answers a typed question about a pasted text: it highlights the answer in\n"
+            "  the text (a `<mark>`) and shows its score, how many windows the text was read in and the in-browser\n"
+            "  latency.\n"
+            "- `src/edgeship-web.js`: `loadKit()` returns an answerer (`answer(question, context)` -> `{text, start,\n"
+            "  end, score, windows, ms}`, `context.slice(start, end)` its text); it runs the model with\n"
+            f"  {runtime} on WebAssembly. `src/kit-core.js`: the question/context windows with each piece's offsets\n"
+            "  (`encodeQuestion`) and the best span over them (`bestSpan`)."
+        )
+    elif _kind(metadata) == "entities":
         page = (
             "- `index.html`: a page that tags typed text: it highlights each named entity (a `<mark>` per entity,\n"
             "  coloured by type) and lists the entities with their scores and the in-browser latency.\n"
@@ -83,7 +92,7 @@ def web_readme(artifact: str, metadata: dict[str, Any], screenshot: bool) -> str
             "- `src/edgeship-web.js`: `loadKit()` returns a classifier (`classifyText`, `classifyPixels`); it runs "
             f"the\n  model with {runtime} on WebAssembly. `src/kit-core.js`: the pre- and post-processing."
         )
-    labels = "" if _kind(metadata) == "embedding" else ", `labels.txt`"
+    labels = "" if _kind(metadata) in ("embedding", "answer") else ", `labels.txt`"
     return f"""{_header("the web", metadata)}{picture}
 
 {page}
@@ -113,7 +122,20 @@ def react_native_readme(artifact: str, metadata: dict[str, Any], screenshot: boo
         ", `tokenizer.json`, `tokenizer_config.json`" if metadata["preprocessing"]["kind"] == "text" else ""
     )
     kind = _kind(metadata)
-    if kind == "entities":
+    if kind == "answer":
+        module, create, what = (
+            "EdgeshipAnswerer",
+            "createAnswerer",
+            "an answerer (`answer(question, context)`: the answer span)",
+        )
+        use = (
+            'const context = "Ada Lovelace worked with Charles Babbage in London on the Analytical Engine.";\n'
+            "const { text, start, end, score, windows, ms } = await answerer.answer("
+            '"Who worked with Charles Babbage?", context);\n'
+            "// text === context.slice(start, end); score: start + end logit; windows: how many the context took"
+        )
+        labels, images = "", ""
+    elif kind == "entities":
         module, create, what = "EdgeshipTagger", "createTagger", "a tagger (`tagText`: named entities)"
         use = (
             'const { entities, words, ms } = await tagger.tagText("Ada Lovelace met Babbage in London.");\n'
@@ -136,7 +158,7 @@ def react_native_readme(artifact: str, metadata: dict[str, Any], screenshot: boo
         use = 'const { label, scores, ms } = await classifier.classifyText("a wonderful film");'
         labels = ", `labels.txt`"
         images = "For images, pass RGBA bytes already resized and cropped to the model's size to `classifyPixels`.\n"
-    name = {"embedding": "embedder", "entities": "tagger"}.get(kind, "classifier")
+    name = {"embedding": "embedder", "entities": "tagger", "answer": "answerer"}.get(kind, "classifier")
     return f"""{_header("React Native", metadata)}
 - `src/{module}.js`: `{create}({{modelPath, metadata, tokenizerJson, tokenizerConfig}})`
   returns {what} on `onnxruntime-react-native`.

@@ -61,7 +61,7 @@ def kit_metadata(
         "outputs": outputs,
         "labels": manifest.source.labels,
         "labels_file": "labels.txt",
-        "preprocessing": _preprocessing(manifest, tokenizer),
+        "preprocessing": {**_preprocessing(manifest, tokenizer), **head.preprocessing(manifest)},
         "postprocessing": head.postprocessing(manifest, outputs[0]),
     }
     if not head.labels_file:

@@ -15,8 +15,8 @@ class Platform:
     assets_dir: str
     code_dir: str
     samples: dict[str, dict[str, str]]
-    """head kind (KitHead.kind: classification, embedding, entities) -> artifact kind -> the sample class for
-    that runtime (relative to templates/); the artifacts in the same order for every kind, the default first."""
+    """head kind (KitHead.kind: classification, embedding, entities, answer) -> artifact kind -> the sample class
+    for that runtime (relative to templates/); the artifacts in the same order for every kind, the default first."""
     common: tuple[str, ...]
     text: tuple[str, ...]
     image: tuple[str, ...]
@@ -25,7 +25,8 @@ class Platform:
     device_arch: str
     """The `uname -m` of the devices whose benchmarks pick the kit's default variant; `browser`: the browser."""
     head_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """head kind -> templates only its kits copy into the code folder (the entity decoder of tagging kits)."""
+    """head kind -> templates only its kits copy into the code folder (the entity decoder of tagging kits, the
+    question encoder and span decoder of question-answering kits)."""
     root_files: tuple[str, ...] = ()
     """Templates copied to the kit's top folder (the web page, package.json)."""
     tokenizer_files: bool = False
@@ -56,7 +57,7 @@ class Platform:
 
 
 HEAD_KINDS = {head.kind: head.sample for head in HEADS.values()}
-"""KitHead.kind -> its sample class's name stem (Classifier, Embedder, Tagger)."""
+"""KitHead.kind -> its sample class's name stem (Classifier, Embedder, Tagger, Answerer)."""
 RUNTIME_PREFIX = {"tflite": "LiteRt", "ort": "Ort"}
 
 
@@ -77,7 +78,10 @@ PLATFORMS: dict[str, Platform] = {
         common=("android/KitMetadata.kt",),
         text=("android/WordPieceTokenizer.java",),
         image=("android/ImagePreprocessor.kt",),
-        head_files={"entities": ("android/EntityDecoder.java",)},
+        head_files={
+            "entities": ("android/EntityDecoder.java",),
+            "answer": ("android/QuestionEncoder.java", "android/SpanDecoder.java"),
+        },
         dependency={
             "tflite": 'implementation("com.google.ai.edge.litert:litert:1.4.0")',
             "ort": 'implementation("com.microsoft.onnxruntime:onnxruntime-android:{onnxruntime}")',
@@ -92,7 +96,10 @@ PLATFORMS: dict[str, Platform] = {
         common=("ios/KitMetadata.swift",),
         text=("ios/WordPieceTokenizer.swift",),
         image=("ios/ImagePreprocessor.swift",),
-        head_files={"entities": ("ios/EntityDecoder.swift",)},
+        head_files={
+            "entities": ("ios/EntityDecoder.swift",),
+            "answer": ("ios/QuestionEncoder.swift", "ios/SpanDecoder.swift"),
+        },
         dependency={
             "ort": "pod 'onnxruntime-objc', '~> {onnxruntime}'",
             "tflite": "pod 'TensorFlowLiteSwift'",

@@ -21,10 +21,10 @@ def kit_readme(platform: Platform, artifact: str, metadata: dict[str, Any], scre
     dependency = platform.dependency[artifact].format(onnxruntime=package_metadata.version("onnxruntime"))
     inputs = "\n".join(f"- `{i['name']}`: {i['dtype']} {i['shape']}" for i in metadata["inputs"])
     if preprocessing["kind"] == "text":
-        steps = (
-            f"1. Tokenize with `WordPieceTokenizer` (vocab.txt; lowercase={preprocessing['lowercase']}, "
-            f"strip accents={preprocessing['strip_accents']}): `[CLS]` + word pieces + `[SEP]`, truncated and "
-            f"padded to {preprocessing['max_length']} tokens; attention mask 1 on real tokens, token type ids 0."
+        steps = head.first_step(
+            f"`WordPieceTokenizer` (vocab.txt; lowercase={preprocessing['lowercase']}, "
+            f"strip accents={preprocessing['strip_accents']})",
+            preprocessing,
         )
     else:
         steps = (
@@ -38,7 +38,15 @@ def kit_readme(platform: Platform, artifact: str, metadata: dict[str, Any], scre
         "texts by cosine; `cosine` is in KitMetadata).",
         "entities": "loads the model, tokenizes and returns the named\n  entities (`tag` -> `Entity` with type, "
         "text, start, end, score; `tagWords` -> each word's tag); `EntityDecoder` joins the tags into entities.",
+        "answer": "loads the model, encodes the question with its context\n  (`QuestionEncoder`: "
+        "windows with each piece's offsets), runs every window and returns the answer\n  (`answer(question, "
+        "context)` -> `Answer` with text, start, end, score); `SpanDecoder` picks the best span.",
     }.get(head.kind, "loads the model and runs pre- and post-processing.")
+    client = {
+        "embedding": '`python reference_client.py . "some text"` (rank texts: `--query "a question"`)',
+        "entities": '`python reference_client.py . "some text"` (prints its entities)',
+        "answer": '`python reference_client.py . --question "a question" "its context"` (prints the answer)',
+    }.get(head.kind, '`python reference_client.py . "some text"`')
     if artifact == "ort":
         dependency += (
             "; for a smaller app, build ONNX Runtime with only this model's operators: "
@@ -59,11 +67,7 @@ Why this variant: {model["chosen_because"]}
     }.
 - `{platform.code_dir}/`: sample code; `{sample}` {does}
 - `reference_client.py`: the same steps in Python (numpy + onnxruntime or ai-edge-litert), to check an
-  app's numbers: `python reference_client.py . "some text"`{
-        {"embedding": ' (rank texts: `--query "a question"`)', "entities": " (prints its entities)"}.get(
-            head.kind, ""
-        )
-    }.
+  app's numbers: {client}.
 
 Runtime: `{dependency}`
 

@@ -60,6 +60,9 @@ SAMPLE_QUERY = "Can a machine learning model run in the browser?"
 """What the check searches for in an embedding kit's page (its sentences are the page's own)."""
 SAMPLE_ENTITIES = "Ada Lovelace worked with Charles Babbage in London."
 """What the check tags in a token-classification kit's page."""
+SAMPLE_QUESTION = "Who worked with Charles Babbage?"
+SAMPLE_CONTEXT = "Ada Lovelace worked with Charles Babbage in London on the Analytical Engine."
+"""What the check asks in a question-answering kit's page."""
 
 
 def check_page_in_chromium(kit: Path, variant: Variant) -> list[str]:
@@ -107,13 +110,19 @@ def _result_or_error(driver: Any, runs: int) -> str | None:
 
 
 def _classify_sample(driver: Any) -> None:
-    """One sample through the page's own form: a sentence (a query for an embedding kit), or a colour-gradient
-    image."""
+    """One sample through the page's own form: a sentence (a query for an embedding kit, a question and its
+    context for a question-answering kit), or a colour-gradient image."""
     with tempfile.TemporaryDirectory(prefix="edgeship-sample-") as folder:
         if driver.execute_script("return window.edgeshipKit.metadata.preprocessing.kind") == "text":
             kind = driver.execute_script("return window.edgeshipKit.metadata.postprocessing.kind")
-            text = {"embedding": SAMPLE_QUERY, "entities": SAMPLE_ENTITIES}.get(kind, SAMPLE_TEXT)
+            text = {"embedding": SAMPLE_QUERY, "entities": SAMPLE_ENTITIES, "answer": SAMPLE_CONTEXT}.get(
+                kind, SAMPLE_TEXT
+            )
             driver.execute_script("document.getElementById('text').value = arguments[0]", text)
+            if kind == "answer":
+                driver.execute_script(
+                    "document.getElementById('question').value = arguments[0]", SAMPLE_QUESTION
+                )
         else:
             sample = Path(folder) / "sample.png"
             _gradient_image(driver, sample)

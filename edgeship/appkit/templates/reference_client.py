@@ -2,8 +2,9 @@
 
 Reads metadata.json, preprocesses (WordPiece tokenizer or image normalisation, as the Kotlin/Swift code
 does), runs the model with onnxruntime (.ort) or ai-edge-litert (.tflite), and applies softmax and labels
-(a classifier), returns the unit-length embedding (a feature-extraction kit: cosine = dot product) or
-tags each word and joins the tags into entities with character offsets (a token-classification kit).
+(a classifier), returns the unit-length embedding (a feature-extraction kit: cosine = dot product),
+tags each word and joins the tags into entities with character offsets (a token-classification kit), or
+reads a context in windows and cuts the best answer span out of it (a question-answering kit).
 Needs only numpy and the one runtime (plus Pillow for images); nothing of edgeship.
 
     python reference_client.py KIT_DIR "a text to classify" ...
@@ -11,6 +12,7 @@ Needs only numpy and the one runtime (plus Pillow for images); nothing of edgesh
     python reference_client.py KIT_DIR "a text to embed" ...            (embedding kit: the vectors)
     python reference_client.py KIT_DIR --query "a question" "text" ...  (embedding kit: texts ranked)
     python reference_client.py KIT_DIR "Ada Lovelace met Babbage in London." (tagging kit: entities)
+    python reference_client.py KIT_DIR --question "Who met Babbage?" "Ada met Babbage." (QA kit: answer)
 """
 
 from __future__ import annotations
@@ -57,22 +59,84 @@ class WordPiece:
     def words(self, text: str) -> list[tuple[int, int, list[str]]]:
         """The text's words as the pre-tokenizer splits them (at whitespace and punctuation), each as
         (start, end, pieces): start/end are offsets into `text` itself, not into the normalized text."""
-        words: list[tuple[int, int, list[str]]] = []
-        current, start, end = "", 0, 0
+        return [
+            (origins[0][0], origins[-1][1], self._word_pieces(word)) for word, origins in self._split(text)
+        ]
+
+    def pieces(self, text: str) -> list[tuple[str, int, int]]:
+        """The text's word pieces, each with its span [start, end) in `text` itself (the offsets Hugging
+        Face's tokenizer gives): from its first character's original to its last character's original."""
+        return [
+            (piece, origins[first][0], origins[last - 1][1])
+            for word, origins in self._split(text)
+            for piece, first, last in self._piece_spans(word)
+        ]
+
+    def encode_question(self, question: str, context: str) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
+        """The windows of a question about a context (what the model reads): per window, its inputs and
+        each token's [start, end) in `context` ((-1, -1) for question, special and padding tokens).
+
+        A question of more than max_question_tokens pieces is cut at the end of the last one that fits and
+        tokenized again; each window is [CLS] question [SEP] context pieces [SEP] (token types 0, then 1),
+        and consecutive windows share doc_stride context pieces, as Hugging Face's tokenizer makes them."""
+        s = self.settings
+        length, most, stride = s["max_length"], s["max_question_tokens"], s["doc_stride"]
+        asked = self.pieces(question)
+        if len(asked) > most:
+            asked = self.pieces(question[: asked[most - 1][2]])
+        question_ids = self._ids([piece for piece, _, _ in asked])
+        pieces = self.pieces(context)
+        room = length - 3 - len(question_ids)
+        if len(pieces) > room and room <= stride:
+            raise ValueError(
+                f"the question leaves {room} context tokens per window, not more than doc_stride ({stride})"
+            )
+        windows, start = [], 0
+        while True:
+            stop = min(start + room, len(pieces))
+            window = pieces[start:stop]
+            ids = [
+                s["cls_id"],
+                *question_ids,
+                s["sep_id"],
+                *self._ids([p for p, _, _ in window]),
+                s["sep_id"],
+            ]
+            types = [0] * (len(question_ids) + 2) + [1] * (len(window) + 1)
+            offsets = np.full((length, 2), -1, dtype=np.int64)
+            first = len(question_ids) + 2
+            for position, (_, begin, end) in enumerate(window, start=first):
+                offsets[position] = begin, end
+            padding = length - len(ids)
+            feeds = {
+                "input_ids": np.asarray([ids + [s["pad_id"]] * padding], dtype=np.int64),
+                "attention_mask": np.asarray([[1] * len(ids) + [0] * padding], dtype=np.int64),
+                "token_type_ids": np.asarray([types + [0] * padding], dtype=np.int64),
+            }
+            windows.append((feeds, offsets))
+            if stop == len(pieces):
+                return windows
+            start += room - stride
+
+    def _split(self, text: str) -> list[tuple[str, list[tuple[int, int]]]]:
+        """The text's words as the pre-tokenizer splits them, normalized, each with the span in `text` of the
+        character each of its normalized characters came from (each character is normalized on its own)."""
+        words: list[tuple[str, list[tuple[int, int]]]] = []
+        origins: list[tuple[int, int]]
+        current, origins = "", []  # origins: the span in `text` of each of current's characters
         for index, char in enumerate(text):
-            for normalized in self._normalize(char):  # per character, so each keeps its offset
+            for normalized in self._normalize(char):
                 if _is_whitespace(normalized) or _is_punctuation(normalized):
                     if current:
-                        words.append((start, end, self._word_pieces(current)))
-                        current = ""
+                        words.append((current, origins))
+                        current, origins = "", []
                     if not _is_whitespace(normalized):
-                        words.append((index, index + 1, self._word_pieces(normalized)))
+                        words.append((normalized, [(index, index + 1)]))
                     continue
-                if not current:
-                    start = index
-                current, end = current + normalized, index + 1
+                current += normalized
+                origins.append((index, index + 1))
         if current:
-            words.append((start, end, self._word_pieces(current)))
+            words.append((current, origins))
         return words
 
     def encode_words(
@@ -88,10 +152,13 @@ class WordPiece:
             pieces += word_pieces
         return self._feeds(pieces), first_tokens
 
+    def _ids(self, pieces: list[str]) -> list[int]:
+        return [self.vocab.get(piece, self.settings["unk_id"]) for piece in pieces]
+
     def _feeds(self, pieces: list[str]) -> dict[str, np.ndarray]:
         s = self.settings
         length = s["max_length"]
-        ids = [self.vocab.get(t, s["unk_id"]) for t in pieces][: length - 2]
+        ids = self._ids(pieces)[: length - 2]
         ids = [s["cls_id"], *ids, s["sep_id"]]
         mask = [1] * len(ids) + [0] * (length - len(ids))
         ids += [s["pad_id"]] * (length - len(ids))
@@ -123,9 +190,15 @@ class WordPiece:
         return normalized
 
     def _word_pieces(self, word: str) -> list[str]:
+        return [piece for piece, _, _ in self._piece_spans(word)]
+
+    def _piece_spans(self, word: str) -> list[tuple[str, int, int]]:
+        """Greedy longest-match pieces, each with its [first, last) characters in `word`; a word with no full
+        split (or too long) is one [UNK] spanning it."""
         s = self.settings
+        unknown = [(s["unk_token"], 0, len(word))]
         if len(word) > s["max_input_chars_per_word"]:
-            return [s["unk_token"]]
+            return unknown
         pieces, start = [], 0
         while start < len(word):
             end = len(word)
@@ -135,8 +208,8 @@ class WordPiece:
                     break
                 end -= 1
             else:
-                return [s["unk_token"]]
-            pieces.append(piece)
+                return unknown
+            pieces.append((piece, start, end))
             start = end
         return pieces
 
@@ -209,6 +282,8 @@ class Client:
         """Whether the model returns a sentence embedding (feature-extraction) rather than label scores."""
         self.tags = self.metadata["postprocessing"].get("kind") == "entities"
         """Whether the model tags each token (token-classification: named entities)."""
+        self.answers = self.metadata["postprocessing"].get("kind") == "answer"
+        """Whether the model finds the answer to a question in a context (extractive question answering)."""
         labels_file = self.metadata.get("labels_file")
         self.labels = (
             (self.assets / labels_file).read_text(encoding="utf-8").splitlines() if labels_file else []
@@ -254,6 +329,11 @@ class Client:
             )
         if self.tags:
             raise ValueError("this kit's model tags each word, it gives no label per text: use tag(text)")
+        if self.answers:
+            raise ValueError(
+                "this kit's model answers a question about a context, it gives no label per text: "
+                "use answer(question, context)"
+            )
         logits = self.logits(feeds)
         shifted = np.exp(logits - logits.max())
         probabilities = shifted / shifted.sum()
@@ -266,10 +346,10 @@ class Client:
     def embed(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The embedding for one input: postprocessing.dimension floats of length 1 (pooled in the model)."""
         if not self.embeds:
-            raise ValueError(
-                f"this kit's model {'tags words' if self.tags else 'classifies (label scores)'}, it gives no "
-                f"embedding: use {'tag' if self.tags else 'classify'}()"
-            )
+            does, use = ("tags words", "tag") if self.tags else ("classifies (label scores)", "classify")
+            if self.answers:
+                does, use = "answers questions", "answer"
+            raise ValueError(f"this kit's model {does}, it gives no embedding: use {use}()")
         return self.logits(feeds)
 
     def embed_text(self, text: str) -> np.ndarray:
@@ -300,6 +380,21 @@ class Client:
     def tag(self, text: str) -> list[dict[str, Any]]:
         """The named entities in `text`: [{type, text, start, end, score}], start/end offsets into `text`."""
         return entities(text, self.tag_words(text))
+
+    def answer(self, question: str, context: str) -> dict[str, Any]:
+        """The answer to `question` in `context`: {text, start, end, score}, start/end offsets into `context`
+        (text = context[start:end]), score its start + end logit (None when the context has no tokens)."""
+        if not self.answers:
+            raise ValueError(
+                "this kit's model reads no answer spans: answer() needs a question-answering kit"
+            )
+        assert self.tokenizer is not None
+        windows = self.tokenizer.encode_question(question, context)
+        logits = [self.logits(feeds) for feeds, _ in windows]
+        start, end, score = best_span(
+            logits, [offsets for _, offsets in windows], self.metadata["postprocessing"]["max_answer_length"]
+        )
+        return {"text": context[start:end], "start": start, "end": end, "score": score}
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -353,6 +448,27 @@ def entities(text: str, words: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{key: entity[key] for key in ("type", "text", "start", "end", "score")} for entity in found]
 
 
+def best_span(
+    logits: list[np.ndarray], offsets: list[np.ndarray], max_answer_length: int
+) -> tuple[int, int, float | None]:
+    """The answer's [start, end) in the context and its score: over all windows (logits [tokens, 2] and
+    offsets [tokens, 2] each), the span of context tokens (start <= end, at most max_answer_length tokens)
+    with the highest start + end logit; the first such span wins a tie. (0, 0, None): no context tokens."""
+    best: tuple[int, int, float | None] = (0, 0, None)
+    for window_logits, window_offsets in zip(logits, offsets, strict=True):
+        context = window_offsets[:, 0] >= 0
+        if not context.any():
+            continue
+        first, last = np.indices((len(context), len(context)))
+        allowed = (last >= first) & (last - first < max_answer_length) & context[:, None] & context[None, :]
+        scores = window_logits[:, 0, None].astype(np.float64) + window_logits[None, :, 1]
+        scores = np.where(allowed, scores, -np.inf)
+        start, end = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        if best[2] is None or scores[start, end] > best[2]:
+            best = (int(window_offsets[start, 0]), int(window_offsets[end, 1]), float(scores[start, end]))
+    return best
+
+
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     """Cosine similarity of two vectors (the kit's embeddings have length 1: their dot product)."""
     a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
@@ -367,8 +483,23 @@ def main() -> None:
     )
     parser.add_argument("--image", type=Path, action="append", default=[], help="Image to classify.")
     parser.add_argument("--query", help="Embedding kits: rank the texts by cosine similarity to this one.")
+    parser.add_argument("--question", help="Question-answering kits: the answer in each text (its context).")
     args = parser.parse_intermixed_args()
     client = Client(args.kit)
+    if (args.question is not None) != client.answers:
+        parser.error(
+            "--question: this kit's model does not answer questions; pass the texts alone"
+            if not client.answers
+            else "this kit answers questions about a context: reference_client.py KIT --question Q CONTEXT ..."
+        )
+    if client.answers:
+        for context in args.texts:
+            print(
+                json.dumps(
+                    {"question": args.question, "context": context, **client.answer(args.question, context)}
+                )
+            )
+        return
     if args.image and client.tokenizer is not None:
         parser.error("--image: this kit's model takes text; pass texts instead")
     if args.query is not None and not client.embeds:

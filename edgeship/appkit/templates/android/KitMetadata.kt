@@ -40,7 +40,11 @@ class KitMetadata(val json: JSONObject, val dir: String) {
     val embeddingSize: Int = json.getJSONObject("postprocessing").optInt("dimension", 0)
     /** Whether the model tags each token (token-classification kits: named entities via [EntityDecoder]). */
     val isTagger: Boolean = json.getJSONObject("postprocessing").optString("kind") == "entities"
-    /** The first output's shape as fed: [1, max_length, tags] for a tagger. */
+    /** Whether the model finds answers in a context (question-answering kits: [QuestionEncoder], [SpanDecoder]). */
+    val isAnswerer: Boolean = json.getJSONObject("postprocessing").optString("kind") == "answer"
+    /** Question-answering kits: the longest answer in pieces (postprocessing.max_answer_length). */
+    val maxAnswerLength: Int = json.getJSONObject("postprocessing").optInt("max_answer_length", 0)
+    /** The first output's shape as fed: [1, max_length, tags] for a tagger, [1, max_length, 2] for an answerer. */
     val outputShape: List<Int> = json.getJSONArray("outputs").getJSONObject(0).getJSONArray("shape").let { array ->
         List(array.length()) { array.getInt(it) }
     }
@@ -71,6 +75,14 @@ class KitMetadata(val json: JSONObject, val dir: String) {
         val vocab = assets.open("$dir/${preprocessing.getString("vocab_file")}").use { WordPieceTokenizer.readVocab(it) }
         return WordPieceTokenizer(vocab, config)
     }
+
+    /** A question-answering kit's pre-processing: question and context as windows (doc_stride, max_question_tokens). */
+    fun questionEncoder(assets: AssetManager): QuestionEncoder = QuestionEncoder(
+        tokenizer(assets),
+        preprocessing.getInt("max_length"),
+        preprocessing.getInt("doc_stride"),
+        preprocessing.getInt("max_question_tokens"),
+    )
 
     /** The int arrays a text becomes, by input name (input_ids, attention_mask, token_type_ids). */
     fun textFeeds(encoding: WordPieceTokenizer.Encoding): Map<String, IntArray> = mapOf(

@@ -14,7 +14,8 @@ import java.util.Map;
 
 /**
  * BERT WordPiece tokenizer in plain Java (no Android APIs), matching Hugging Face's BertNormalizer,
- * BertPreTokenizer, WordPiece model and [CLS] ... [SEP] template, padded to maxLength.
+ * BertPreTokenizer, WordPiece model and [CLS] ... [SEP] template, padded to maxLength; word pieces with their
+ * offsets in the text (pieces), which QuestionEncoder reads.
  */
 public final class WordPieceTokenizer {
 
@@ -31,16 +32,36 @@ public final class WordPieceTokenizer {
         }
     }
 
-    /** A word of the original text: its UTF-16 span [start, end) in that text and its word pieces. */
+    /**
+     * A word of the original text: its UTF-16 span [start, end) in that text, its word pieces and each piece's
+     * span [pieceStarts[i], pieceEnds[i]) in that text (the offsets Hugging Face's tokenizer gives).
+     */
     public static final class Word {
         public final int start;
         public final int end;
         public final List<String> pieces;
+        public final int[] pieceStarts;
+        public final int[] pieceEnds;
 
-        Word(int start, int end, List<String> pieces) {
+        Word(int start, int end, List<String> pieces, int[] pieceStarts, int[] pieceEnds) {
             this.start = start;
             this.end = end;
             this.pieces = pieces;
+            this.pieceStarts = pieceStarts;
+            this.pieceEnds = pieceEnds;
+        }
+    }
+
+    /** A word piece with its UTF-16 span [start, end) in the original text. */
+    public static final class Piece {
+        public final String token;
+        public final int start;
+        public final int end;
+
+        Piece(String token, int start, int end) {
+            this.token = token;
+            this.start = start;
+            this.end = end;
         }
     }
 
@@ -72,11 +93,11 @@ public final class WordPieceTokenizer {
     }
 
     private final Map<String, Integer> vocab;
-    private final Config config;
+    final Config config;
     private final int unkId;
-    private final int clsId;
-    private final int sepId;
-    private final int padId;
+    final int clsId;
+    final int sepId;
+    final int padId;
 
     public WordPieceTokenizer(Map<String, Integer> vocab, Config config) {
         this.vocab = vocab;
@@ -111,34 +132,44 @@ public final class WordPieceTokenizer {
     public List<Word> words(String text) {
         List<Word> words = new ArrayList<>();
         StringBuilder current = new StringBuilder();
-        int start = 0;
-        int end = 0;
+        List<int[]> origins = new ArrayList<>(); // per normalized code point: its character's {start, end}
         for (int index = 0; index < text.length(); ) {
             int next = index + Character.charCount(text.codePointAt(index));
             int[] normalized = normalize(text.substring(index, next)).codePoints().toArray();
             for (int cp : normalized) {
                 if (isWhitespace(cp) || isPunctuation(cp)) {
                     if (current.length() > 0) {
-                        words.add(word(current.toString(), start, end));
+                        words.add(word(current.toString(), origins));
                         current.setLength(0);
+                        origins = new ArrayList<>();
                     }
                     if (!isWhitespace(cp)) {
-                        words.add(word(new String(Character.toChars(cp)), index, next));
+                        List<int[]> origin = new ArrayList<>();
+                        origin.add(new int[] {index, next});
+                        words.add(word(new String(Character.toChars(cp)), origin));
                     }
                 } else {
-                    if (current.length() == 0) {
-                        start = index;
-                    }
                     current.appendCodePoint(cp);
-                    end = next;
+                    origins.add(new int[] {index, next});
                 }
             }
             index = next;
         }
         if (current.length() > 0) {
-            words.add(word(current.toString(), start, end));
+            words.add(word(current.toString(), origins));
         }
         return words;
+    }
+
+    /** The word pieces of a text, each with its UTF-16 span in {@code text} itself. */
+    public List<Piece> pieces(String text) {
+        List<Piece> pieces = new ArrayList<>();
+        for (Word word : words(text)) {
+            for (int i = 0; i < word.pieces.size(); i++) {
+                pieces.add(new Piece(word.pieces.get(i), word.pieceStarts[i], word.pieceEnds[i]));
+            }
+        }
+        return pieces;
     }
 
     /** The inputs for the words' pieces (what encode(text) gives) and each word's first piece position. */
@@ -155,10 +186,23 @@ public final class WordPieceTokenizer {
         return new WordEncoding(encodePieces(pieces), Arrays.copyOf(firstTokens, tagged));
     }
 
-    private Word word(String normalized, int start, int end) {
+    /** A piece's id ([UNK]'s when the vocabulary has no such piece). */
+    int id(String piece) {
+        return vocab.getOrDefault(piece, unkId);
+    }
+
+    /** A normalized word; origins[i]: the {start, end} in the text of the character its i-th code point is from. */
+    private Word word(String normalized, List<int[]> origins) {
         List<String> pieces = new ArrayList<>();
-        wordPieces(normalized, pieces);
-        return new Word(start, end, pieces);
+        List<int[]> spans = new ArrayList<>();
+        wordPieces(normalized, pieces, spans);
+        int[] starts = new int[spans.size()];
+        int[] ends = new int[spans.size()];
+        for (int i = 0; i < spans.size(); i++) {
+            starts[i] = origins.get(spans.get(i)[0])[0];
+            ends[i] = origins.get(spans.get(i)[1] - 1)[1];
+        }
+        return new Word(origins.get(0)[0], origins.get(origins.size() - 1)[1], pieces, starts, ends);
     }
 
     private Encoding encodePieces(List<String> tokens) {
@@ -248,14 +292,23 @@ public final class WordPieceTokenizer {
         return words;
     }
 
-    /** Greedy longest-match-first pieces; a word with no full split becomes [UNK]. */
     private void wordPieces(String word, List<String> out) {
+        wordPieces(word, out, new ArrayList<>());
+    }
+
+    /**
+     * Greedy longest-match-first pieces, each with its {first, last} code points in the word (into spans); a word
+     * with no full split becomes one [UNK] spanning it.
+     */
+    private void wordPieces(String word, List<String> out, List<int[]> spans) {
         int[] cps = word.codePoints().toArray();
         if (cps.length > config.maxInputCharsPerWord) {
             out.add(config.unkToken);
+            spans.add(new int[] {0, cps.length});
             return;
         }
         List<String> pieces = new ArrayList<>();
+        List<int[]> found = new ArrayList<>();
         int start = 0;
         while (start < cps.length) {
             String match = null;
@@ -273,12 +326,15 @@ public final class WordPieceTokenizer {
             }
             if (match == null) {
                 out.add(config.unkToken);
+                spans.add(new int[] {0, cps.length});
                 return;
             }
             pieces.add(match);
+            found.add(new int[] {start, end});
             start = end;
         }
         out.addAll(pieces);
+        spans.addAll(found);
     }
 
     private int idOf(String token) {

@@ -18,10 +18,12 @@ struct KitMetadata: Decodable {
     struct Input: Decodable { let name: String; let index: Int; let dtype: String; let shape: [Int] }
     struct Postprocessing: Decodable {
         let output: String
-        /// "embedding" for feature-extraction kits, "entities" for token-classification kits (absent for
-        /// classifiers); `dimension`: the embedding's length.
+        /// "embedding" for feature-extraction kits, "entities" for token-classification kits, "answer" for
+        /// question-answering kits (absent for classifiers); `dimension`: the embedding's length;
+        /// `max_answer_length`: the longest answer in pieces.
         let kind: String?
         let dimension: Int?
+        let max_answer_length: Int?
     }
     struct Preprocessing: Decodable {
         let kind: String
@@ -38,6 +40,9 @@ struct KitMetadata: Decodable {
         let cls_token: String?
         let sep_token: String?
         let pad_token: String?
+        // question answering
+        let doc_stride: Int?
+        let max_question_tokens: Int?
         // image
         let image_size: [Int]?
         let resize_shorter_to: Int?
@@ -66,6 +71,13 @@ struct KitMetadata: Decodable {
             throw CocoaError(.fileNoSuchFile)
         }
         return try WordPieceTokenizer(vocabURL: url, settings: preprocessing)
+    }
+
+    /// A question-answering kit's pre-processing: question and context as windows (doc_stride, max_question_tokens).
+    func questionEncoder(bundle: Bundle = .main) throws -> QuestionEncoder {
+        guard let length = preprocessing.max_length, let stride = preprocessing.doc_stride,
+              let most = preprocessing.max_question_tokens else { throw CocoaError(.featureUnsupported) }
+        return QuestionEncoder(tokenizer: try tokenizer(bundle: bundle), maxLength: length, docStride: stride, maxQuestionTokens: most)
     }
 
     /// Softmax over the logits; labels with probabilities, most likely first.

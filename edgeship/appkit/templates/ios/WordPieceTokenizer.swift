@@ -1,11 +1,15 @@
 import Foundation
 
 /// BERT WordPiece tokenizer matching Hugging Face's BertNormalizer, BertPreTokenizer, WordPiece and
-/// [CLS] ... [SEP] template, padded to max_length (the same steps as the kit's WordPieceTokenizer.java).
+/// [CLS] ... [SEP] template, padded to max_length (the same steps as the kit's WordPieceTokenizer.java); word
+/// pieces with their offsets in the text (`pieces`), which QuestionEncoder reads.
 final class WordPieceTokenizer {
     struct Encoding { let inputIds: [Int32]; let attentionMask: [Int32]; let tokenTypeIds: [Int32] }
-    /// A word of the original text: its span [start, end) in UTF-16 offsets (as NSRange counts) and its pieces.
-    struct Word { let start: Int; let end: Int; let pieces: [String] }
+    /// A word of the original text: its span [start, end) in UTF-16 offsets (as NSRange counts), its pieces and
+    /// each piece's span in the text (the offsets Hugging Face's tokenizer gives).
+    struct Word { let start: Int; let end: Int; let pieces: [String]; let pieceSpans: [Range<Int>] }
+    /// A word piece with its span [start, end) in UTF-16 offsets in the original text.
+    struct Piece { let token: String; let start: Int; let end: Int }
 
     private let vocab: [String: Int32]
     private let settings: KitMetadata.Preprocessing
@@ -31,28 +35,54 @@ final class WordPieceTokenizer {
     func words(_ text: String) -> [Word] {
         var words: [Word] = []
         var current = String.UnicodeScalarView()
-        var start = 0, end = 0, offset = 0
+        var origins: [Range<Int>] = []  // per normalized scalar: the UTF-16 span in `text` of its character
+        var offset = 0
         for scalar in text.unicodeScalars {
             let next = offset + (scalar.value > 0xFFFF ? 2 : 1)
             for normalized in normalize(String(scalar)).unicodeScalars {
                 if normalized.properties.isWhitespace || Self.isPunctuation(normalized) {
                     if !current.isEmpty {
-                        words.append(Word(start: start, end: end, pieces: wordPieces(String(current))))
+                        words.append(word(String(current), origins))
                         current = String.UnicodeScalarView()
+                        origins = []
                     }
                     if !normalized.properties.isWhitespace {
-                        words.append(Word(start: offset, end: next, pieces: wordPieces(String(normalized))))
+                        words.append(word(String(normalized), [offset..<next]))
                     }
                 } else {
-                    if current.isEmpty { start = offset }
                     current.append(normalized)
-                    end = next
+                    origins.append(offset..<next)
                 }
             }
             offset = next
         }
-        if !current.isEmpty { words.append(Word(start: start, end: end, pieces: wordPieces(String(current)))) }
+        if !current.isEmpty { words.append(word(String(current), origins)) }
         return words
+    }
+
+    /// The text's word pieces, each with its UTF-16 span in `text` itself.
+    func pieces(_ text: String) -> [Piece] {
+        words(text).flatMap { word in
+            zip(word.pieces, word.pieceSpans).map { Piece(token: $0, start: $1.lowerBound, end: $1.upperBound) }
+        }
+    }
+
+    /// A piece's id ([UNK]'s when the vocabulary has no such piece).
+    func id(_ piece: String) -> Int32 {
+        vocab[piece] ?? vocab[settings.unk_token ?? "[UNK]"]!
+    }
+
+    /// The ids of [CLS], [SEP] and [PAD].
+    var specialIds: (cls: Int32, sep: Int32, pad: Int32) {
+        (vocab[settings.cls_token ?? "[CLS]"]!, vocab[settings.sep_token ?? "[SEP]"]!, vocab[settings.pad_token ?? "[PAD]"]!)
+    }
+
+    /// A normalized word; `origins[i]`: the UTF-16 span in the text of the character its i-th scalar came from.
+    private func word(_ normalized: String, _ origins: [Range<Int>]) -> Word {
+        let spans = pieceSpans(normalized)
+        return Word(
+            start: origins[0].lowerBound, end: origins[origins.count - 1].upperBound, pieces: spans.map { $0.piece },
+            pieceSpans: spans.map { origins[$0.first].lowerBound..<origins[$0.last - 1].upperBound })
     }
 
     /// The inputs for the words' pieces (what encode(text) gives) and the position of each word's first piece
@@ -120,10 +150,16 @@ final class WordPieceTokenizer {
     }
 
     private func wordPieces(_ word: String) -> [String] {
+        pieceSpans(word).map { $0.piece }
+    }
+
+    /// Greedy longest-match-first pieces, each with its scalars [first, last) in the word; a word with no full
+    /// split becomes one [UNK] spanning it.
+    private func pieceSpans(_ word: String) -> [(piece: String, first: Int, last: Int)] {
         let scalars = Array(word.unicodeScalars)
-        let unk = settings.unk_token ?? "[UNK]"
-        if scalars.count > (settings.max_input_chars_per_word ?? 100) { return [unk] }
-        var pieces: [String] = []
+        let unk = [(piece: settings.unk_token ?? "[UNK]", first: 0, last: scalars.count)]
+        if scalars.count > (settings.max_input_chars_per_word ?? 100) { return unk }
+        var pieces: [(piece: String, first: Int, last: Int)] = []
         var start = 0
         while start < scalars.count {
             var end = scalars.count
@@ -134,8 +170,8 @@ final class WordPieceTokenizer {
                 if vocab[piece] != nil { match = piece; break }
                 end -= 1
             }
-            guard let found = match else { return [unk] }
-            pieces.append(found)
+            guard let found = match else { return unk }
+            pieces.append((piece: found, first: start, last: end))
             start = end
         }
         return pieces

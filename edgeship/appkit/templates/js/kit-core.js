@@ -24,6 +24,79 @@ export class TextFeeds {
    * start/end are UTF-16 offsets into `text` itself (text.slice(start, end)), not into the normalized text.
    */
   words(text) {
+    return this.splitWords(text).map(({ start, end }) => ({ start, end, ids: this.encodeWord(text, start, end).ids }));
+  }
+
+  /**
+   * The text's word pieces, each {id, start, end}: start/end are the UTF-16 span in `text` itself of the piece's
+   * first to last character (the offsets Hugging Face's tokenizer gives).
+   */
+  pieces(text) {
+    const { unk_token: unknown, continuing_subword_prefix: prefix } = this.settings;
+    const pieces = [];
+    for (const { start, end, origins } of this.splitWords(text)) {
+      const { ids, tokens } = this.encodeWord(text, start, end);
+      let at = 0; // UTF-16 units of the normalized word
+      ids.forEach((id, i) => {
+        if (tokens[i] === unknown) {
+          pieces.push({ id, start, end }); // a word with no split is one [UNK]
+          return;
+        }
+        const last = at + (i > 0 ? tokens[i].length - prefix.length : tokens[i].length);
+        pieces.push({ id, start: origins[at][0], end: origins[last - 1][1] });
+        at = last;
+      });
+    }
+    return pieces;
+  }
+
+  /**
+   * The windows of a question about a context, as Hugging Face's tokenizer makes them (truncation "only_second"
+   * with stride doc_stride): each is [CLS] question [SEP] context pieces [SEP], padded to max_length (token type
+   * ids 0 up to the first [SEP], 1 after it), consecutive windows sharing doc_stride context pieces; a question of
+   * more than max_question_tokens pieces is cut at the end of the last one that fits and tokenized again.
+   * Each window: {values: {input_ids, attention_mask, token_type_ids}, offsets: [[start, end] per position]}, the
+   * UTF-16 span in the context of the piece there ([-1, -1] for question, special and padding tokens).
+   */
+  encodeQuestion(question, context) {
+    const { max_length: length, doc_stride: stride, max_question_tokens: most } = this.settings;
+    let asked = this.pieces(question);
+    if (asked.length > most) asked = this.pieces(question.slice(0, asked[most - 1].end));
+    const pieces = this.pieces(context);
+    const room = length - 3 - asked.length;
+    if (pieces.length > room && room <= stride) {
+      throw new Error(`the question leaves ${room} context tokens per window, not more than doc_stride (${stride})`);
+    }
+    const windows = [];
+    for (let start = 0; ; start += room - stride) {
+      const stop = Math.min(start + room, pieces.length);
+      windows.push(this.questionWindow(asked, pieces.slice(start, stop)));
+      if (stop === pieces.length) return windows;
+    }
+  }
+
+  questionWindow(question, context) {
+    const { max_length: length, cls_id: cls, sep_id: sep, pad_id: pad } = this.settings;
+    const ids = [cls, ...question.map((p) => p.id), sep, ...context.map((p) => p.id), sep];
+    const types = ids.map((_, i) => (i < question.length + 2 ? 0 : 1));
+    const offsets = ids.map(() => [-1, -1]);
+    context.forEach((p, i) => (offsets[question.length + 2 + i] = [p.start, p.end]));
+    const mask = ids.map(() => 1);
+    while (ids.length < length) {
+      ids.push(pad);
+      mask.push(0);
+      types.push(0);
+      offsets.push([-1, -1]);
+    }
+    return { values: { input_ids: ids, attention_mask: mask, token_type_ids: types }, offsets };
+  }
+
+  /**
+   * The words (whitespace dropped, each punctuation mark its own), each {start, end, origins}: start/end the
+   * UTF-16 span in `text`; origins[u] the [start, end] in `text` of the character that the u-th UTF-16 unit of the
+   * normalized word came from (each character is normalized on its own).
+   */
+  splitWords(text) {
     const normalizer = this.tokenizer.normalizer;
     const spans = [];
     let current = null;
@@ -31,20 +104,25 @@ export class TextFeeds {
       const char = String.fromCodePoint(text.codePointAt(index));
       const next = index + char.length;
       for (const normalized of normalizer ? normalizer.normalize(char) : char) {
+        const units = Array.from({ length: normalized.length }, () => [index, next]);
         if (SPACE.test(normalized) || PUNCTUATION.test(normalized)) {
           current = null;
-          if (!SPACE.test(normalized)) spans.push({ start: index, end: next });
+          if (!SPACE.test(normalized)) spans.push({ start: index, end: next, origins: units });
         } else if (current) {
           current.end = next;
+          current.origins.push(...units);
         } else {
-          current = { start: index, end: next };
+          current = { start: index, end: next, origins: units };
           spans.push(current);
         }
       }
       index = next;
     }
-    const pieces = (span) => this.tokenizer.encode(text.slice(span.start, span.end), { add_special_tokens: false }).ids;
-    return spans.map((span) => ({ ...span, ids: pieces(span) }));
+    return spans;
+  }
+
+  encodeWord(text, start, end) {
+    return this.tokenizer.encode(text.slice(start, end), { add_special_tokens: false });
   }
 
   /** The inputs for the words' pieces (what encode(text) gives) and the position of each word's first piece
@@ -282,10 +360,65 @@ export class Tagger {
   }
 }
 
-/** metadata.postprocessing.kind -> the kit's model class; a classifier's metadata has no kind. */
-const MODELS = { embedding: Embedder, entities: Tagger };
+/**
+ * The best answer span over all windows (encodeQuestion's): the span of context tokens (start <= end, at most
+ * maxAnswerLength tokens) with the highest start + end logit; the first such span wins a tie. `logits[w]` is
+ * window w's output, flat [max_length * 2] (start, end per token). Returns {text, start, end, score}: start/end
+ * UTF-16 offsets into the context (text = context.slice(start, end)); score null (an empty answer) when no window
+ * has a context token.
+ */
+export function bestSpan(context, windows, logits, maxAnswerLength) {
+  let best = { start: 0, end: 0, score: null };
+  windows.forEach(({ offsets }, w) => {
+    const rows = logits[w];
+    const tokens = Math.min(offsets.length, rows.length / 2);
+    for (let first = 0; first < tokens; first++) {
+      if (offsets[first][0] < 0) continue;
+      for (let last = first; last < tokens && last - first < maxAnswerLength; last++) {
+        if (offsets[last][0] < 0) continue;
+        const score = Number(rows[2 * first]) + Number(rows[2 * last + 1]);
+        if (best.score === null || score > best.score) best = { start: offsets[first][0], end: offsets[last][1], score };
+      }
+    }
+  });
+  return { text: context.slice(best.start, best.end), ...best };
+}
 
-/** The kit's model object for metadata.postprocessing.kind: a Classifier, an Embedder or a Tagger. */
+/** The answerer every question-answering kit exposes: answer(question, context) -> {text, start, end, score, ...}. */
+export class Answerer {
+  constructor(run, metadata, textEncoder) {
+    this.run = run;
+    this.metadata = metadata;
+    this.textEncoder = textEncoder;
+  }
+
+  /**
+   * The answer to `question` in `context` ({text, start, end, score}: start/end UTF-16 offsets into the context,
+   * score the start + end logit), the number of windows the context was read in, and the run time of them all.
+   */
+  async answer(question, context) {
+    const windows = this.textEncoder.encodeQuestion(question, context);
+    const logits = [];
+    let ms = 0;
+    for (const window of windows) {
+      const feeds = feedsFor(this.metadata, window.values);
+      const start = now();
+      logits.push(await this.run(feeds));
+      ms += now() - start;
+    }
+    const span = bestSpan(context, windows, logits, this.metadata.postprocessing.max_answer_length);
+    return { ...span, windows: windows.length, ms };
+  }
+
+  classifyText() {
+    throw new Error("this kit's model answers a question about a context, it gives no label per text: use answer(question, context)");
+  }
+}
+
+/** metadata.postprocessing.kind -> the kit's model class; a classifier's metadata has no kind. */
+const MODELS = { embedding: Embedder, entities: Tagger, answer: Answerer };
+
+/** The kit's model object for metadata.postprocessing.kind: a Classifier, an Embedder, a Tagger or an Answerer. */
 export function kitModel(run, metadata, textEncoder) {
   const Kind = MODELS[metadata.postprocessing.kind] ?? Classifier;
   return new Kind(run, metadata, textEncoder);

@@ -1,5 +1,6 @@
-// The web kit: loads model/ (metadata.json, the model, tokenizer.json) and classifies (embeds, or tags the
-// named entities of) text or images in the browser with onnxruntime-web (ONNX) or LiteRT.js (TFLite), both on WebAssembly.
+// The web kit: loads model/ (metadata.json, the model, tokenizer.json) and classifies (embeds, tags the named
+// entities of, or answers questions about) text or images in the browser with onnxruntime-web (ONNX) or LiteRT.js
+// (TFLite), both on WebAssembly.
 import { TextFeeds, kitModel, resizeAndCrop } from "./kit-core.js";
 
 /** Settings the page can change: where the runtimes' .wasm files are served from. */
@@ -10,8 +11,9 @@ export const RUNTIME_FILES = {
 
 /**
  * Load the kit in `modelDir` (a URL); resolves to a Classifier (classifyText, classifyPixels), for a
- * feature-extraction kit an Embedder (embedText, search), or for a token-classification kit a Tagger
- * (tagText -> entities with offsets), with a `runtime` description.
+ * feature-extraction kit an Embedder (embedText, search), for a token-classification kit a Tagger
+ * (tagText -> entities with offsets), or for a question-answering kit an Answerer (answer(question, context) ->
+ * the answer span with offsets), with a `runtime` description.
  */
 export async function loadKit(modelDir = new URL("../model/", import.meta.url).href) {
   const metadata = await fetchJson(new URL("metadata.json", modelDir));
