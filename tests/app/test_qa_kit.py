@@ -20,6 +20,7 @@ import pytest
 from edgeship.appkit.heads import ANSWERING
 from edgeship.devices.js_modules import js_modules
 from edgeship.errors import BundleError
+from edgeship.tasks.spans import SpanReferences
 from tests.app.conftest import load_client
 from tests.app.test_react_native_kit import node_modules_for_kit
 from tests.conftest import run_cli
@@ -71,8 +72,11 @@ def write_kit(bundle: Path, out: Path, platform: str, *args: str) -> Path:
     return out / "app" / platform
 
 
-def bundle_windows(bundle: Path, cases: list[tuple[str, str]]) -> tuple[Any, dict[str, np.ndarray]]:
-    """edgeship's own encoding of the questions (Hugging Face's tokenizer with stride): the encoded examples."""
+def bundle_windows(
+    bundle: Path, cases: list[tuple[str, str]]
+) -> tuple[SpanReferences, dict[str, np.ndarray]]:
+    """edgeship's own encoding of the questions (Hugging Face's tokenizer with stride): each window's offsets
+    and the question it belongs to, and the windows' inputs."""
     from edgeship.bundle import Bundle
     from edgeship.pipeline.features import encode_examples
     from edgeship.sources.data import QuestionExamples
@@ -85,6 +89,7 @@ def bundle_windows(bundle: Path, cases: list[tuple[str, str]]) -> tuple[Any, dic
         name="kit-check",
     )
     encoded = encode_examples(Bundle.open(bundle), examples)
+    assert encoded.references is not None
     return encoded.references, encoded.inputs
 
 
