@@ -9,6 +9,7 @@ and it is scored with SQuAD's F1 (exact match is reported beside it).
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -59,13 +60,19 @@ class QuestionAnswering(Task):
     def sample_inputs(
         self, loaded: LoadedModel, samples: int, max_length: int, rng: np.random.Generator
     ) -> dict[str, np.ndarray]:
-        """Token rows shaped like a question (segment 0) then its context (segment 1)."""
+        """Rows laid out as the model's tokenizer lays out a question and its context (e.g. [CLS] q [SEP]
+        c [SEP], or <s> q </s></s> c </s>, which Longformer's QA head counts), random ids in each part."""
         rows = token_rows(loaded, samples, max_length, rng)
-        if "token_type_ids" in rows and max_length > 2 * QUESTION_TOKENS:
-            lengths = rows["attention_mask"].sum(axis=1)
-            for row, length in enumerate(lengths):
-                if length > 2 * QUESTION_TOKENS:
-                    rows["token_type_ids"][row, QUESTION_TOKENS:length] = 1
+        layout = _pair_layout(loaded.tokenizer) or _PairLayout([], [], [], 0, 1)  # no specials: types only
+        if max_length < 2 * QUESTION_TOKENS + len(layout.special_ids):
+            return rows
+        for row, length in enumerate(rows["attention_mask"].sum(axis=1)):
+            if length < 2 * QUESTION_TOKENS + len(layout.special_ids):
+                continue
+            ids, types = layout.row(rows["input_ids"][row, : int(length)], QUESTION_TOKENS)
+            rows["input_ids"][row, : int(length)] = ids
+            if "token_type_ids" in rows:
+                rows["token_type_ids"][row, : int(length)] = types
         return rows
 
     def default_preprocessing(self, max_length: int) -> dict[str, Any]:
@@ -138,3 +145,53 @@ class QuestionAnswering(Task):
                 hint="evaluate on question-answering data (the task's for_data binds it)",
             )
         return self.references
+
+
+@dataclass(frozen=True)
+class _PairLayout:
+    """Where a tokenizer puts its special tokens around a question and a context, and each part's
+    token type."""
+
+    prefix: list[int]
+    middle: list[int]
+    suffix: list[int]
+    question_type: int
+    context_type: int
+
+    @property
+    def special_ids(self) -> list[int]:
+        return self.prefix + self.middle + self.suffix
+
+    def row(self, random_ids: np.ndarray, question_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+        """`random_ids` re-laid as prefix, `question_tokens` question ids, middle, context ids, suffix
+        (without special tokens of its own: only the token types change)."""
+        context_tokens = len(random_ids) - question_tokens - len(self.special_ids)
+        own = 1 if self.special_ids else 0  # past the row's own [CLS] ... [SEP] when re-laying them
+        words = list(np.concatenate([random_ids[own : len(random_ids) - own], random_ids]))
+        question, context = words[:question_tokens], words[question_tokens : question_tokens + context_tokens]
+        ids = self.prefix + question + self.middle + context + self.suffix
+        types = [self.question_type] * (len(self.prefix) + question_tokens + len(self.middle))
+        types += [self.context_type] * (context_tokens + len(self.suffix))
+        return np.asarray(ids, dtype=np.int64), np.asarray(types, dtype=np.int64)
+
+
+def _pair_layout(tokenizer: Any) -> _PairLayout | None:
+    """The tokenizer's question/context layout, read off its encoding of a one-word pair (None when it
+    adds no special tokens to pairs)."""
+    try:
+        encoded = tokenizer("a", "b", return_special_tokens_mask=True, return_token_type_ids=True)
+    except (TypeError, ValueError, KeyError):
+        return None
+    ids, special = list(encoded["input_ids"]), list(encoded["special_tokens_mask"])
+    types = list(encoded.get("token_type_ids") or [0] * len(ids))
+    words = [position for position, flag in enumerate(special) if not flag]
+    if len(words) != 2 or not any(special):
+        return None
+    first, second = words
+    return _PairLayout(
+        prefix=ids[:first],
+        middle=ids[first + 1 : second],
+        suffix=ids[second + 1 :],
+        question_type=types[first],
+        context_type=types[second],
+    )
