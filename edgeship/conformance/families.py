@@ -281,8 +281,11 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "xlm-roberta-qa",
         "XLM-RoBERTa",
-        "transformers XLMRobertaForQuestionAnswering, 2 x 64, start and end logits",
-        _reader("XLMRobertaConfig", "XLMRobertaForQuestionAnswering", hidden_size=64, **TEXT),
+        "transformers XLMRobertaForQuestionAnswering, 2 x 64, start and end logits, "
+        "pairs laid out as <s> q </s></s> c </s>",
+        _reader(
+            "XLMRobertaConfig", "XLMRobertaForQuestionAnswering", hidden_size=64, pairs="roberta", **TEXT
+        ),
         task="question-answering",
     ),
     Family(
@@ -297,7 +300,13 @@ FAMILIES: tuple[Family, ...] = (
         "Longformer",
         f"transformers LongformerForQuestionAnswering, 2 x 64, window 256, {LONG_LENGTH} tokens, start and "
         "end logits, global attention on the question (the tokens before its three separators' first)",
-        _reader("LongformerConfig", "LongformerForQuestionAnswering", **LONGFORMER, **WORD_TOKENIZER_IDS),
+        _reader(
+            "LongformerConfig",
+            "LongformerForQuestionAnswering",
+            pairs="roberta",
+            **LONGFORMER,
+            **WORD_TOKENIZER_IDS,
+        ),
         task="question-answering",
     ),
     Family(

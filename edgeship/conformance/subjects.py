@@ -21,6 +21,12 @@ LONG_PARITY_ROWS = 2
 PARITY_SEED = 99
 """Parity images are drawn apart from the fine-tune's (seed 0)."""
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+PAIR_TEMPLATES: dict[str, str] = {
+    "bert": "[CLS] $A [SEP] $B:1 [SEP]:1",
+    "roberta": "[CLS] $A [SEP] [SEP] $B [SEP]",
+}
+"""How a word tokenizer lays out a text pair (a question and its context): BERT's, or RoBERTa's
+<s> A </s></s> B </s> with [CLS] and [SEP] for <s> and </s> (Longformer's QA head counts the three)."""
 
 
 @dataclass
@@ -88,14 +94,20 @@ class Subject:
         return int(next(iter(self.inputs.values())).shape[1])
 
 
-def word_tokenizer(vocab_size: int) -> Any:
-    """A word-level fast tokenizer with BERT's special tokens and inputs: enough to save and reload a model."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
+def word_tokenizer(vocab_size: int, pairs: str = "bert") -> Any:
+    """A word-level fast tokenizer with BERT's special tokens and inputs, adding them as BERT does (pairs:
+    as PAIR_TEMPLATES[pairs] says): enough to save and reload a model."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     words = SPECIAL_TOKENS + [f"w{i}" for i in range(len(SPECIAL_TOKENS), vocab_size)]
     backend = Tokenizer(models.WordLevel({word: i for i, word in enumerate(words)}, unk_token="[UNK]"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair=PAIR_TEMPLATES[pairs],
+        special_tokens=[(token, SPECIAL_TOKENS.index(token)) for token in ("[CLS]", "[SEP]")],
+    )
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
         pad_token="[PAD]",
@@ -115,10 +127,11 @@ def hf_classifier(
     text: bool = True,
     max_length: int = TEXT_LENGTH,
     task: str | None = None,
+    pairs: str = "bert",
     **config: Any,
 ) -> Subject:
-    """Save a random-init transformers model (and tokenizer) to disk and load it with load_model, as a
-    classifier or (`task`) for another task."""
+    """Save a random-init transformers model (and tokenizer, laying out text pairs as `pairs` names) to
+    disk and load it with load_model, as a classifier or (`task`) for another task."""
     import torch
     import transformers
 
@@ -131,7 +144,7 @@ def hf_classifier(
     directory = workdir / "model"
     getattr(transformers, model_class)(model_config).save_pretrained(directory)
     if text:
-        word_tokenizer(model_config.vocab_size).save_pretrained(directory)
+        word_tokenizer(model_config.vocab_size, pairs).save_pretrained(directory)
     return loaded_subject(load_model(str(directory), task=task), max_length=max_length)
 
 
