@@ -199,6 +199,7 @@ def test_eval_scores_squad_f1_as_pytorch_decodes_it(qa_bundle: Path, qa_dir: Pat
     )["f1"]
     for variant in manifest.variants:
         assert variant.evaluated_on is not None and variant.evaluated_on.metric == "f1"
+        assert variant.evaluated_on.samples == 12  # questions, not their windows
         assert variant.accuracy == pytest.approx(pytorch_f1, abs=1e-9), variant.id
 
 

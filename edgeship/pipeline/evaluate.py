@@ -41,7 +41,7 @@ def evaluate_bundle(
     task = bundle.manifest.source.task
     evaluated = []
     for variant in bundle.select_variants(variant_ids):
-        with console.status(f"Evaluating {variant.id} on {len(encoded)} {encoded.name} examples"):
+        with console.status(f"Evaluating {variant.id} on {encoded.examples} {encoded.name} examples"):
             score = accuracy_of(bundle.verified_file(variant), variant.format, encoded, task, batch_size)
         evaluated.append((variant, score))
     with bundle.update() as change:
@@ -65,5 +65,5 @@ def record_accuracy(
 ) -> float:
     """Store a score, the task's metric it is, and what it was measured on in the variant."""
     variant.accuracy = accuracy
-    variant.evaluated_on = EvaluatedOn(dataset=encoded.name, split=split, samples=len(encoded), metric=metric)
+    variant.evaluated_on = EvaluatedOn(dataset=encoded.name, split=split, samples=encoded.examples, metric=metric)
     return accuracy

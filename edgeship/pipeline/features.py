@@ -52,6 +52,11 @@ class EncodedExamples:
     def __len__(self) -> int:
         return len(next(iter(self.inputs.values())))
 
+    @property
+    def examples(self) -> int:
+        """How many examples the rows hold: the rows, or the questions their windows belong to."""
+        return len(self) if self.references is None else len(self.references.contexts)
+
     def head(self, count: int) -> EncodedExamples:
         """The first `count` examples (and the pairs between two of them)."""
         labels = self.labels[:count]

@@ -106,7 +106,7 @@ def quantize_bundle(
     budget = None
     if eval_data is not None:
         encoded = encode_examples(bundle, load_examples(bundle, eval_data))
-        with step(f"Scoring {source.id} on {len(encoded)} eval examples"):
+        with step(f"Scoring {source.id} on {encoded.examples} eval examples"):
             outputs = predict_logits(open_session(source_path, source.format), encoded)
         task = get_task(bundle.manifest.source.task).for_data(encoded)
         budget = AccuracyBudget(encoded, eval_split, task, outputs, max_accuracy_drop, min_agreement)
