@@ -65,5 +65,7 @@ def record_accuracy(
 ) -> float:
     """Store a score, the task's metric it is, and what it was measured on in the variant."""
     variant.accuracy = accuracy
-    variant.evaluated_on = EvaluatedOn(dataset=encoded.name, split=split, samples=encoded.examples, metric=metric)
+    variant.evaluated_on = EvaluatedOn(
+        dataset=encoded.name, split=split, samples=encoded.examples, metric=metric
+    )
     return accuracy
