@@ -6,7 +6,14 @@ from datetime import datetime, timezone
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 SCHEMA_VERSION = 1
 
@@ -73,6 +80,10 @@ class TensorSpec(_Model):
     shape: list[int | str]
 
 
+QA_FIELDS = ("doc_stride", "max_answer_length")
+"""Text preprocessing fields that only question-answering bundles have."""
+
+
 class TextPreprocessing(_Model):
     """Tokenize with the tokenizer stored in the bundle, padded/truncated to `max_length`."""
 
@@ -88,6 +99,12 @@ class TextPreprocessing(_Model):
     max_answer_length: int | None = Field(
         default=None, gt=0, description="question-answering: the longest answer span, in tokens."
     )
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_task_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave out the question-answering fields of other tasks' manifests (they stay as they were)."""
+        data = handler(self)
+        return {key: value for key, value in data.items() if value is not None or key not in QA_FIELDS}
 
 
 class ImagePreprocessing(_Model):
